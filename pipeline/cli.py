@@ -1,0 +1,44 @@
+"""The ``scnn`` command: a thin typed layer over the library.
+
+Each sub-command lives in ``pipeline/commands/<name>.py`` and exposes
+``register(app)``; this module only assembles them and turns
+:class:`hw.errors.ScnnError` into a one-line message with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hw.errors import ScnnError
+from pipeline.commands import data as data_cmd
+from pipeline.commands import run as run_cmd
+
+app = typer.Typer(
+    help=(
+        "scnn: spiking CNNs for audio, from training to bit-exact Loihi fixed point.\n\n"
+        "Data flow: WAV -> features -> SNN -> Loihi fixed point -> NetX/NIR -> "
+        "bit-exact simulation -> profile and report."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (data_cmd, run_cmd):
+    _module.register(app)
+
+
+def main() -> None:
+    """Entry point: run the app, print user errors as one line (exit 2)."""
+    try:
+        app(standalone_mode=False)
+    except ScnnError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)

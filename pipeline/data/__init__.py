@@ -1,0 +1,15 @@
+"""Audio datasets: FSDD (local folder or verified download) and folders of labelled WAVs."""
+
+from pipeline.data.audio import AudioError, load_audio
+from pipeline.data.datasets import FSDD, AudioDataset, Clip, LabelledFolder, SplitSpec, open_dataset
+
+__all__ = [
+    "FSDD",
+    "AudioDataset",
+    "AudioError",
+    "Clip",
+    "LabelledFolder",
+    "SplitSpec",
+    "load_audio",
+    "open_dataset",
+]

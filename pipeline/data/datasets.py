@@ -1,0 +1,223 @@
+"""Datasets of labelled audio clips behind one interface.
+
+* :class:`FSDD` — the Free Spoken Digit Dataset, files ``{digit}_{speaker}_{index}.wav``.
+  Official split: recording index 0-4 is test (300 clips), 5-49 train (2,700). An
+  optional validation split is carved from train by index and/or speaker, never
+  from test.
+* :class:`LabelledFolder` — ``ROOT/<label>/*.wav`` for any other audio set; the split
+  comes from ``ROOT/splits.csv`` (``relative/path.wav,train|val|test``) when present,
+  else from a stable hash of the file name (10 % test).
+
+Both return :class:`Clip` records; :meth:`AudioDataset.load` gives the waveform as
+mono float32 at 8 kHz (see :mod:`pipeline.data.audio`).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hw.errors import ScnnError
+from pipeline.data.audio import TARGET_RATE, AudioError, load_audio
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled recording. ``index`` is the repetition number (-1 when unknown)."""
+
+    path: Path
+    label: int
+    speaker: str
+    index: int
+    split: str
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How FSDD clips are assigned to splits.
+
+    ``test_indices``: half-open range of recording indices that form the test split
+    (official: 0-4). ``val_indices`` / ``val_speakers``: training clips with an index
+    in that range, or by one of those speakers, form the validation split.
+    """
+
+    test_indices: tuple[int, int] = (0, 5)
+    val_indices: tuple[int, int] | None = None
+    val_speakers: tuple[str, ...] = ()
+
+    def assign(self, speaker: str, index: int) -> str:
+        lo, hi = self.test_indices
+        if lo <= index < hi:
+            return "test"
+        vi = self.val_indices
+        in_val = (vi is not None and vi[0] <= index < vi[1]) or speaker in self.val_speakers
+        return "val" if in_val else "train"
+
+
+@dataclass
+class LoadReport:
+    """What :meth:`AudioDataset.load_many` kept and skipped."""
+
+    clips: list[Clip] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # one message per bad file
+
+
+class AudioDataset:
+    """Common interface: ``classes``, ``clips``, ``split(name)``, ``load(clip)``."""
+
+    name = "audio"
+
+    def __init__(self, root: Path, classes: Sequence[str], clips: Sequence[Clip],
+                 target_rate: int = TARGET_RATE) -> None:
+        self.root = root
+        self.classes = list(classes)
+        self.clips = sorted(clips, key=lambda c: (c.label, c.speaker, c.index, c.path.name))
+        self.target_rate = target_rate
+        self._rates_logged: set[int] = set()
+
+    def split(self, name: str) -> list[Clip]:
+        """Clips of one split ("train", "val" or "test")."""
+        if name not in SPLITS:
+            raise ScnnError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+        return [c for c in self.clips if c.split == name]
+
+    def load(self, clip: Clip) -> np.ndarray:
+        """Waveform of ``clip``: mono float32 at ``target_rate``, shape (samples,)."""
+        wave, rate = load_audio(clip.path, self.target_rate)
+        if rate != self.target_rate and rate not in self._rates_logged:
+            self._rates_logged.add(rate)
+            log.warning("%s: resampling %d Hz audio to %d Hz (first seen in %s)",
+                        self.name, rate, self.target_rate, clip.path.name)
+        return wave
+
+    def load_many(self, clips: Iterable[Clip], skip_bad: bool = False,
+                  progress: bool = False) -> tuple[list[np.ndarray], LoadReport]:
+        """Load clips in order; with ``skip_bad`` a bad file is counted, not raised."""
+        from tqdm import tqdm
+
+        clips = list(clips)
+        waves, report = [], LoadReport()
+        bar = tqdm(clips, desc="loading audio", unit="clip", leave=False,
+                   disable=None if progress else True)
+        for clip in bar:
+            try:
+                waves.append(self.load(clip))
+            except AudioError as err:
+                if not skip_bad:
+                    raise
+                report.skipped.append(str(err))
+                continue
+            report.clips.append(clip)
+        if report.skipped:
+            log.warning("skipped %d bad file(s); first: %s", len(report.skipped), report.skipped[0])
+        return waves, report
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Clip counts per split, per class name and per speaker."""
+        out: dict[str, dict[str, int]] = {"split": {}, "class": dict.fromkeys(self.classes, 0),
+                                          "speaker": {}}
+        for c in self.clips:
+            for key, val in (("split", c.split), ("class", self.classes[c.label]),
+                             ("speaker", c.speaker)):
+                out[key][val] = out[key].get(val, 0) + 1
+        return out
+
+
+FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+
+
+class FSDD(AudioDataset):
+    """Free Spoken Digit Dataset from a folder (the dataset root or its ``recordings/``)."""
+
+    name = "fsdd"
+
+    def __init__(self, root: str | Path, splits: SplitSpec | None = None,
+                 target_rate: int = TARGET_RATE) -> None:
+        root = Path(root)
+        rec = root / "recordings" if (root / "recordings").is_dir() else root
+        if not rec.is_dir():
+            raise ScnnError(f"{root}: not a directory (expected FSDD recordings)")
+        splits = splits or SplitSpec()
+        clips, self.ignored = [], []
+        for p in sorted(rec.iterdir()):
+            m = FSDD_NAME.match(p.name)
+            if m is None:
+                if p.suffix.lower() in AUDIO_SUFFIXES:
+                    self.ignored.append(p.name)
+                continue
+            digit, speaker, index = int(m[1]), m[2], int(m[3])
+            clips.append(Clip(p, digit, speaker, index, splits.assign(speaker, index)))
+        if not clips:
+            raise ScnnError(f"{rec}: no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav)")
+        super().__init__(rec, [str(d) for d in range(10)], clips, target_rate)
+
+
+def _hash_split(name: str, test_percent: int = 10) -> str:
+    return "test" if zlib.crc32(name.encode()) % 100 < test_percent else "train"
+
+
+class LabelledFolder(AudioDataset):
+    """``ROOT/<label>/<file>`` audio; splits from ``ROOT/splits.csv`` or a name hash."""
+
+    name = "folder"
+
+    def __init__(self, root: str | Path, target_rate: int = TARGET_RATE) -> None:
+        root = Path(root)
+        if not root.is_dir():
+            raise ScnnError(f"{root}: not a directory")
+        classes = sorted(d.name for d in root.iterdir()
+                         if d.is_dir() and not d.name.startswith("."))
+        if not classes:
+            raise ScnnError(f"{root}: no class sub-folders (expected ROOT/<label>/*.wav)")
+        given = self._read_splits(root)
+        clips = []
+        for label, cls in enumerate(classes):
+            for p in sorted((root / cls).iterdir()):
+                if p.suffix.lower() not in AUDIO_SUFFIXES:
+                    continue
+                rel = f"{cls}/{p.name}"
+                speaker = p.stem.split("_")[0]
+                clips.append(Clip(p, label, speaker, -1, given.get(rel, _hash_split(rel))))
+        if not clips:
+            raise ScnnError(f"{root}: no audio files in the class folders")
+        super().__init__(root, classes, clips, target_rate)
+
+    @staticmethod
+    def _read_splits(root: Path) -> dict[str, str]:
+        path = root / "splits.csv"
+        if not path.exists():
+            return {}
+        out = {}
+        with path.open(newline="") as fh:
+            for n, row in enumerate(csv.reader(fh), 1):
+                if len(row) != 2 or row[1] not in SPLITS:
+                    raise ScnnError(f"{path}:{n}: expected 'relative/path.wav,train|val|test'")
+                out[row[0]] = row[1]
+        return out
+
+
+def open_dataset(root: str | Path, kind: str = "auto", splits: SplitSpec | None = None,
+                 target_rate: int = TARGET_RATE) -> AudioDataset:
+    """Open ``root`` as FSDD or a labelled folder (``kind``: auto, fsdd, folder)."""
+    root = Path(root)
+    if kind not in ("auto", "fsdd", "folder"):
+        raise ScnnError(f"unknown dataset kind {kind!r}; expected auto, fsdd or folder")
+    if kind == "auto":
+        rec = root / "recordings" if (root / "recordings").is_dir() else root
+        looks_fsdd = rec.is_dir() and any(FSDD_NAME.match(p.name) for p in rec.iterdir())
+        kind = "fsdd" if looks_fsdd else "folder"
+    if kind == "fsdd":
+        return FSDD(root, splits, target_rate)
+    return LabelledFolder(root, target_rate)

@@ -1,0 +1,112 @@
+"""``scnn run``: every pipeline stage that exists, in order, into one run directory.
+
+Stages so far: ``data`` (open and decode the dataset, count clips per split) and
+``features`` (front end on every split, normalisation fitted on train only,
+example plot). Each stage reads the :class:`RunContext`, writes its files into
+``ctx.out`` and records a summary under its name in ``run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from hw.errors import ScnnError
+from pipeline.data.datasets import AudioDataset, SplitSpec, open_dataset
+from pipeline.data.fetch import resolve_data
+from pipeline.features import FeatureConfig, Normalizer
+from pipeline.prepare import split_features
+
+
+@dataclass
+class RunContext:
+    """What the stages share: options in, artefacts out."""
+
+    out: Path
+    data: Path | None = None
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    skip_bad: bool = False
+    splits: SplitSpec = field(default_factory=SplitSpec)
+    dataset: AudioDataset | None = None
+    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    normalizer: Normalizer | None = None
+    summary: dict[str, dict] = field(default_factory=dict)
+
+
+def stage_data(ctx: RunContext) -> dict:
+    ctx.dataset = open_dataset(resolve_data(ctx.data), splits=ctx.splits)
+    counts = ctx.dataset.counts()
+    return {"root": str(ctx.dataset.root), "kind": ctx.dataset.name, "classes": ctx.dataset.classes,
+            "clips": len(ctx.dataset.clips), "per_split": counts["split"]}
+
+
+def stage_features(ctx: RunContext) -> dict:
+    assert ctx.dataset is not None
+    out: dict = {"config": ctx.features.to_dict(), "shape": list(ctx.features.shape)}
+    for split in ("train", "val", "test"):
+        if not ctx.dataset.split(split):
+            continue
+        x, y, _ = split_features(ctx.dataset, split, ctx.features, skip_bad=ctx.skip_bad,
+                                 cache_dir=ctx.out / "cache")
+        ctx.tensors[split] = (x, y)
+        out[f"n_{split}"] = int(x.shape[0])
+    if "train" not in ctx.tensors:
+        raise ScnnError(f"{ctx.dataset.root}: the training split is empty")
+    ctx.normalizer = Normalizer.fit(ctx.tensors["train"][0])
+    write_json(ctx.out / "features.json", {"features": ctx.features.to_dict(),
+                                           "normalization": ctx.normalizer.to_dict()})
+    plot_examples(ctx, ctx.out / "features.png")
+    return out
+
+
+def plot_examples(ctx: RunContext, path: Path) -> None:
+    """One normalised training feature map per class (up to 10), as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, y = ctx.tensors["train"]
+    assert ctx.normalizer is not None and ctx.dataset is not None
+    labels = sorted(set(y.tolist()))[:10]
+    fig, axes = plt.subplots(1, len(labels), figsize=(1.6 * len(labels), 2.2), squeeze=False)
+    for ax, lab in zip(axes[0], labels, strict=True):
+        img = ctx.normalizer(x[y == lab][:1])[0, 0]
+        ax.imshow(img.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=-3, vmax=3)
+        ax.set_title(ctx.dataset.classes[lab], fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][0].set_ylabel(f"{ctx.features.kind} coef")
+    fig.suptitle(f"{ctx.features.kind} features, normalised (x: frame)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+STAGES: tuple[tuple[str, Callable[[RunContext], dict]], ...] = (
+    ("data", stage_data),
+    ("features", stage_features),
+)
+
+
+def write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def run_pipeline(ctx: RunContext, echo: Callable[[str], None] = print) -> dict:
+    """Run every stage in order; ``run.json`` is rewritten after each stage."""
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    for name, stage in STAGES:
+        echo(f"[{name}] ...")
+        t0 = time.perf_counter()
+        result = stage(ctx)
+        result["seconds"] = round(time.perf_counter() - t0, 2)
+        ctx.summary[name] = result
+        write_json(ctx.out / "run.json", {"stages": ctx.summary})
+        echo(f"[{name}] done in {result['seconds']} s")
+    return ctx.summary

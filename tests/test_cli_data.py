@@ -1,0 +1,56 @@
+"""The `scnn` command: help, data check, run, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCNN = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+
+
+def scnn(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*SCNN, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_help_lists_commands() -> None:
+    res = scnn("--help")
+    assert res.returncode == 0
+    for cmd in ("run", "data"):
+        assert cmd in res.stdout
+
+
+def test_data_check_counts(mini_fsdd: Path) -> None:
+    res = scnn("data", "check", "--data", str(mini_fsdd), "--val-speaker", "bob")
+    assert res.returncode == 0, res.stderr
+    assert "48 clips" in res.stdout
+    rows = {tuple(line.split()) for line in res.stdout.splitlines()}
+    assert {("test", "30"), ("val", "9"), ("train", "9"), ("2", "16"), ("7", "0")} <= rows
+
+
+def test_data_check_bad_file_is_one_line_error(mini_fsdd: Path) -> None:
+    (mini_fsdd / "recordings" / "2_bob_3.wav").write_bytes(b"RIFF")
+    res = scnn("data", "check", "--data", str(mini_fsdd))
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith("error: ") and "2_bob_3.wav" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = scnn("data", "check", "--data", str(mini_fsdd), "--skip-bad")
+    assert res.returncode == 0 and "bad files: 1" in res.stdout
+
+
+def test_missing_folder_is_one_line_error(tmp_path: Path) -> None:
+    res = scnn("data", "check", "--data", str(tmp_path / "nope"))
+    assert res.returncode == 2 and "does not exist" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = scnn("run", "--data", str(mini_fsdd), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "run.json").read_text())["stages"]
+    assert list(summary)[:2] == ["data", "features"]
+    assert summary["features"]["n_train"] == 18 and summary["features"]["n_test"] == 30
+    saved = json.loads((out / "features.json").read_text())
+    assert len(saved["normalization"]["mean"]) == 32
+    assert (out / "features.png").stat().st_size > 0
