@@ -14,6 +14,7 @@ import typer
 from hw.errors import ScnnError
 from pipeline.commands import data as data_cmd
 from pipeline.commands import run as run_cmd
+from pipeline.commands import train as train_cmd
 
 app = typer.Typer(
     help=(
@@ -26,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (data_cmd, run_cmd):
+for _module in (data_cmd, run_cmd, train_cmd):
     _module.register(app)
 
 

@@ -54,3 +54,20 @@ def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
     saved = json.loads((out / "features.json").read_text())
     assert len(saved["normalization"]["mean"]) == 32
     assert (out / "features.png").stat().st_size > 0
+
+
+def test_train_then_eval(mini_fsdd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = scnn("train", "--data", str(mini_fsdd), "--model", "model_b", "--epochs", "2",
+               "-T", "3", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "test accuracy" in res.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_n"] == 30 and metrics["steps"] == 3
+    res = scnn("eval", str(out), "--data", str(mini_fsdd), "--json", str(tmp_path / "e.json"))
+    assert res.returncode == 0, res.stderr
+    rep = json.loads((tmp_path / "e.json").read_text())
+    assert rep["accuracy"] == metrics["test_accuracy"] and rep["n"] == 30
+    assert len(rep["per_class"]) == 10 and (out / "confusion-test.png").exists()
+    res = scnn("eval", str(tmp_path), "--data", str(mini_fsdd))
+    assert res.returncode == 2 and "not a run directory" in res.stderr

@@ -1,0 +1,91 @@
+"""``scnn train`` and ``scnn eval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from hw.errors import ScnnError
+from models.scnn import FAMILY, get_config
+from pipeline.features import FeatureConfig
+from pipeline.train import (
+    TrainConfig,
+    accuracy_report,
+    load_features,
+    load_run,
+    load_splits,
+    predict,
+    save_confusion,
+    train_run,
+)
+
+MODEL_NAMES = ", ".join(sorted(FAMILY) + [f"cnn_{n}" for n in sorted(FAMILY)])
+
+
+def train(
+    data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
+                              "the downloaded FSDD)."),
+    model: str = typer.Option("scnn", "--model", help=f"Model name: {MODEL_NAMES}."),
+    out: Path = typer.Option(None, "--out", help="Run directory (default: runs/MODEL)."),
+    steps: int = typer.Option(None, "--steps", "-T", help="Time steps T (default: the model's)."),
+    beta: float = typer.Option(None, help="Membrane decay beta in (0, 1]."),
+    learn_beta: bool = typer.Option(None, "--learn-beta/--fixed-beta",
+                                    help="Learn beta per layer."),
+    threshold: float = typer.Option(None, help="Firing threshold."),
+    slope: float = typer.Option(None, help="Fast-sigmoid surrogate slope."),
+    drive: str = typer.Option(None, help="Input drive: direct (bias) or rate (Bernoulli)."),
+    epochs: int = typer.Option(TrainConfig.epochs, help="Training epochs."),
+    lr: float = typer.Option(TrainConfig.lr, help="Peak learning rate (one-cycle schedule)."),
+    batch_size: int = typer.Option(TrainConfig.batch_size, help="Mini-batch size."),
+    seed: int = typer.Option(0, help="Seed for initialisation, shuffling and augmentation."),
+    front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
+) -> None:
+    """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split."""
+    fcfg = FeatureConfig(kind=front_end)
+    mcfg = get_config(model, input_shape=fcfg.shape, steps=steps, beta=beta,
+                      learn_beta=learn_beta, threshold=threshold, slope=slope, drive=drive,
+                      seed=seed)
+    tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    out = out or Path("runs") / model
+    tensors, norm, classes = load_splits(data, fcfg, cache_dir=out.parent / ".feature-cache")
+    metrics = train_run(mcfg, tcfg, tensors, norm, fcfg, classes, out)
+    acc = metrics.get("test_accuracy")
+    typer.echo(f"{model}: test accuracy {100 * acc:.2f} % on {metrics['test_n']} clips, "
+               f"trained in {metrics['train_seconds']} s -> {out}" if acc is not None else
+               f"{model}: trained in {metrics['train_seconds']} s -> {out}")
+
+
+def evaluate(
+    target: Path = typer.Argument(..., help="A run directory (float model)."),
+    data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
+                              "the downloaded FSDD)."),
+    split: str = typer.Option("test", help="Split to evaluate."),
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+) -> None:
+    """Evaluate a trained run on a split: accuracy, per-class accuracy, confusion matrix PNG."""
+    if not target.is_dir():
+        raise ScnnError(f"{target}: expected a run directory with model.pt and config.json")
+    run = load_run(target)
+    raw, classes = load_features(data, run.features, splits=(split,))
+    if split not in raw:
+        raise ScnnError(f"split {split!r} is empty in this dataset")
+    x, y = run.normalizer(raw[split][0]), raw[split][1]
+    rep = accuracy_report(predict(run.model, x), y, run.model.cfg.n_classes)
+    rep.update({"backend": "float", "model": run.model.cfg.name, "split": split})
+    png = target / f"confusion-{split}.png"
+    save_confusion(rep["confusion"], classes, png,
+                   f"{run.model.cfg.name} ({split}): {100 * rep['accuracy']:.2f} %")
+    typer.echo(f"{run.model.cfg.name} on {split}: accuracy {100 * rep['accuracy']:.2f} % "
+               f"({rep['n']} clips)")
+    for cls, acc in zip(classes, rep["per_class"], strict=True):
+        typer.echo(f"  class {cls:>8}: {100 * acc:6.2f} %")
+    typer.echo(f"confusion matrix: {png}")
+    if json_out:
+        json_out.write_text(json.dumps(rep, indent=2) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("eval")(evaluate)

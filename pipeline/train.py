@@ -1,0 +1,259 @@
+"""Training and evaluation of SCNNs (surrogate gradients) and their CNN twins.
+
+A run directory written by :func:`train_run` holds:
+
+* ``model.pt``      — the state_dict only (load with ``torch.load(weights_only=True)``)
+* ``config.json``   — model config, training config, front end and normalisation
+* ``curve.csv`` / ``curve.png`` — loss and accuracy per epoch
+* ``metrics.json``  — final accuracies, per-class accuracy, training time
+
+Inputs are normalised feature maps (batch, 1, F, N); augmentation shifts each map
+along the frame axis by up to ``shift`` frames (edge frames repeated), so a clip's
+position in the 1 s window matters less.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hw.errors import ScnnError
+from models.scnn import SCNN, SCNNConfig
+from pipeline.features import FeatureConfig, Normalizer
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and schedule: AdamW with cosine decay, cross-entropy on the readout."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    shift: int = 3
+    seed: int = 0
+    threads: int = 2
+
+
+def set_determinism(seed: int, threads: int) -> None:
+    """Seed torch's global RNG (weight initialisation) and fix the thread count."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+def shift_frames(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Shift each (C, F, N) map by a random integer in [-max_shift, max_shift] frames."""
+    if max_shift <= 0:
+        return x
+    n = x.shape[-1]
+    shift = torch.randint(-max_shift, max_shift + 1, (x.shape[0], 1), generator=gen)
+    idx = (torch.arange(n).unsqueeze(0) - shift).clamp(0, n - 1)  # (batch, N)
+    return torch.gather(x, -1, idx.view(x.shape[0], 1, 1, n).expand_as(x))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Class predictions (argmax of logits; ties go to the lowest index)."""
+    model.eval()
+    return torch.cat([model(x[i : i + batch]).argmax(dim=1) for i in range(0, len(x), batch)])
+
+
+def accuracy_report(pred: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict:
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true class)."""
+    conf = torch.zeros(n_classes, n_classes, dtype=torch.long)
+    conf.index_put_((y, pred), torch.ones_like(y), accumulate=True)
+    per_class = (conf.diag().double() / conf.sum(1).clamp_min(1)).tolist()
+    return {"accuracy": float((pred == y).double().mean()), "n": int(len(y)),
+            "per_class": per_class, "confusion": conf.tolist()}
+
+
+def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor],
+        test: tuple[torch.Tensor, torch.Tensor] | None = None, progress: bool = True,
+        on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+    """Train ``model`` in place; returns one row per epoch (loss, train/test accuracy)."""
+    from tqdm import tqdm
+
+    gen = torch.Generator().manual_seed(tcfg.seed)
+    x, y = train
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    steps = tcfg.epochs * ((len(x) + tcfg.batch_size - 1) // tcfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tcfg.lr, total_steps=steps,
+                                                pct_start=0.15)
+    loss_fn = nn.CrossEntropyLoss()
+    rows = []
+    bar = tqdm(range(tcfg.epochs), desc=f"train {model.cfg.name}", unit="epoch",
+               disable=None if progress else True)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(len(x), generator=gen)
+        total, correct, seen = 0.0, 0, 0
+        for i in range(0, len(x), tcfg.batch_size):
+            idx = order[i : i + tcfg.batch_size]
+            xb, yb = shift_frames(x[idx], tcfg.shift, gen), y[idx]
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(idx)
+        row = {"epoch": epoch + 1, "loss": total / seen, "train_acc": correct / seen}
+        if test is not None:
+            row["test_acc"] = float((predict(model, test[0]) == test[1]).double().mean())
+        rows.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.3f}",
+                        **({"test": f"{row['test_acc']:.3f}"} if "test_acc" in row else {}))
+        if on_epoch:
+            on_epoch(row)
+    return rows
+
+
+def save_curve(rows: list[dict], out: Path, title: str) -> None:
+    """curve.csv and curve.png (loss and accuracies per epoch)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(rows[0])
+    with (out / "curve.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    ep = [r["epoch"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    a1.plot(ep, [r["loss"] for r in rows])
+    a1.set(xlabel="epoch", ylabel="cross-entropy", title="training loss")
+    for key in ("train_acc", "test_acc"):
+        if key in keys:
+            a2.plot(ep, [100 * r[key] for r in rows], label=key.replace("_acc", ""))
+    a2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(50, 100.5))
+    a2.legend()
+    a2.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "curve.png", dpi=110)
+    plt.close(fig)
+
+
+def save_confusion(conf: list[list[int]], classes: list[str], path: Path, title: str) -> None:
+    """Confusion matrix (rows: true, columns: predicted) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(conf)
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    ax.imshow(m, cmap="Blues")
+    for (i, j), val in np.ndenumerate(m):
+        if val:
+            ax.text(j, i, str(val), ha="center", va="center", fontsize=7,
+                    color="white" if val > m.max() / 2 else "black")
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes,
+           yticklabels=classes, xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def save_run(out: Path, model: SCNN, tcfg: TrainConfig, fcfg: FeatureConfig,
+             norm: Normalizer, metrics: dict, classes: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    cfg = {"model": model.cfg.to_dict(), "train": asdict(tcfg), "features": fcfg.to_dict(),
+           "normalization": norm.to_dict(), "classes": classes}
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+@dataclass
+class LoadedRun:
+    """A trained model with everything needed to feed it."""
+
+    model: SCNN
+    features: FeatureConfig
+    normalizer: Normalizer
+    classes: list[str]
+    path: Path
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Rebuild the model of a run directory (state_dict loaded with weights_only)."""
+    path = Path(path)
+    try:
+        cfg = json.loads((path / "config.json").read_text())
+        state = torch.load(path / "model.pt", weights_only=True)
+    except FileNotFoundError as err:
+        missing = Path(err.filename).name
+        raise ScnnError(f"{path}: not a run directory ({missing} missing)") from None
+    except (json.JSONDecodeError, RuntimeError, KeyError) as err:
+        raise ScnnError(f"{path}: unreadable run directory ({err})") from None
+    model = SCNN(SCNNConfig.from_dict(cfg["model"]))
+    model.load_state_dict(state)
+    model.eval()
+    return LoadedRun(model, FeatureConfig.from_dict(cfg["features"]),
+                     Normalizer.from_dict(cfg["normalization"]), cfg["classes"], path)
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    return fn(), time.perf_counter() - t0
+
+
+def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test"),
+                  cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True):
+    """Dataset -> ({split: (raw features, labels)} for the non-empty splits, class names)."""
+    from pipeline.data.datasets import open_dataset
+    from pipeline.data.fetch import resolve_data
+    from pipeline.prepare import split_features
+
+    ds = open_dataset(resolve_data(data))
+    raw = {s: split_features(ds, s, fcfg, skip_bad=skip_bad, cache_dir=cache_dir,
+                             progress=progress)[:2] for s in splits if ds.split(s)}
+    return raw, ds.classes
+
+
+def load_splits(data: Path | None, fcfg: FeatureConfig, splits=("train", "test"),
+                cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True):
+    """Like :func:`load_features`, normalised with statistics fitted on train only.
+
+    Returns ({split: (x, y)}, normalizer, classes).
+    """
+    raw, classes = load_features(data, fcfg, splits, cache_dir, skip_bad, progress)
+    if "train" not in raw:
+        raise ScnnError("the training split is empty")
+    norm = Normalizer.fit(raw["train"][0])
+    return {s: (norm(x), y) for s, (x, y) in raw.items()}, norm, classes
+
+
+def train_run(mcfg: SCNNConfig, tcfg: TrainConfig, tensors: dict, norm: Normalizer,
+              fcfg: FeatureConfig, classes: list[str], out: Path, progress: bool = True) -> dict:
+    """Train, evaluate on the test split and write the run directory; returns metrics."""
+    set_determinism(tcfg.seed, tcfg.threads)
+    model = SCNN(mcfg)
+    test = tensors.get("test")
+    rows, seconds = timed(lambda: fit(model, tcfg, tensors["train"], test, progress))
+    out.mkdir(parents=True, exist_ok=True)
+    save_curve(rows, out, f"{mcfg.name} (T={mcfg.steps}, seed {tcfg.seed})")
+    metrics = {"model": mcfg.name, "neuron": mcfg.neuron, "steps": mcfg.steps, "seed": tcfg.seed,
+               "train_seconds": round(seconds, 1), "epochs": tcfg.epochs,
+               "train_accuracy": rows[-1]["train_acc"]}
+    if test is not None:
+        rep = accuracy_report(predict(model, test[0]), test[1], mcfg.n_classes)
+        metrics.update({"test_accuracy": rep["accuracy"], "test_n": rep["n"],
+                        "test_per_class": rep["per_class"], "test_confusion": rep["confusion"]})
+        save_confusion(rep["confusion"], classes, out / "confusion.png",
+                       f"{mcfg.name}: test accuracy {100 * rep['accuracy']:.2f} %")
+    save_run(out, model, tcfg, fcfg, norm, metrics, classes)
+    return metrics
