@@ -1,9 +1,12 @@
 """``scnn run``: every pipeline stage that exists, in order, into one run directory.
 
-Stages so far: ``data`` (open and decode the dataset, count clips per split) and
+Stages so far: ``data`` (open and decode the dataset, count clips per split),
 ``features`` (front end on every split, normalisation fitted on train only,
-example plot). Each stage reads the :class:`RunContext`, writes its files into
-``ctx.out`` and records a summary under its name in ``run.json``.
+example plot) and ``train`` (the default SCNN with surrogate gradients, evaluated
+on the test split; the run directory is also a training run: model.pt,
+config.json, curve, confusion matrix). Each stage reads the :class:`RunContext`,
+writes its files into ``ctx.out`` and records a summary under its name in
+``run.json``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from pathlib import Path
 import torch
 
 from hw.errors import ScnnError
+from models.scnn import SCNNConfig, get_config
 from pipeline.data.datasets import AudioDataset, SplitSpec, open_dataset
 from pipeline.data.fetch import resolve_data
 from pipeline.features import FeatureConfig, Normalizer
 from pipeline.prepare import split_features
+from pipeline.train import TrainConfig, train_run
 
 
 @dataclass
@@ -31,6 +36,8 @@ class RunContext:
     data: Path | None = None
     features: FeatureConfig = field(default_factory=FeatureConfig)
     skip_bad: bool = False
+    model: SCNNConfig = field(default_factory=lambda: get_config("scnn"))
+    train: TrainConfig = field(default_factory=TrainConfig)
     splits: SplitSpec = field(default_factory=SplitSpec)
     dataset: AudioDataset | None = None
     tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
@@ -88,9 +95,18 @@ def plot_examples(ctx: RunContext, path: Path) -> None:
     plt.close(fig)
 
 
+def stage_train(ctx: RunContext) -> dict:
+    assert ctx.dataset is not None and ctx.normalizer is not None
+    tensors = {s: (ctx.normalizer(x), y) for s, (x, y) in ctx.tensors.items()}
+    metrics = train_run(ctx.model, ctx.train, tensors, ctx.normalizer, ctx.features,
+                        ctx.dataset.classes, ctx.out)
+    return {k: v for k, v in metrics.items() if k not in ("test_per_class", "test_confusion")}
+
+
 STAGES: tuple[tuple[str, Callable[[RunContext], dict]], ...] = (
     ("data", stage_data),
     ("features", stage_features),
+    ("train", stage_train),
 )
 
 

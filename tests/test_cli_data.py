@@ -46,10 +46,11 @@ def test_missing_folder_is_one_line_error(tmp_path: Path) -> None:
 
 def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = scnn("run", "--data", str(mini_fsdd), "--out", str(out))
+    res = scnn("run", "--data", str(mini_fsdd), "--out", str(out), "--epochs", "1", "-T", "2")
     assert res.returncode == 0, res.stderr
     summary = json.loads((out / "run.json").read_text())["stages"]
-    assert list(summary)[:2] == ["data", "features"]
+    assert list(summary)[:3] == ["data", "features", "train"]
+    assert summary["train"]["test_n"] == 30 and (out / "model.pt").exists()
     assert summary["features"]["n_train"] == 18 and summary["features"]["n_test"] == 30
     saved = json.loads((out / "features.json").read_text())
     assert len(saved["normalization"]["mean"]) == 32

@@ -6,19 +6,29 @@ from pathlib import Path
 
 import typer
 
+from models.scnn import get_config
+from pipeline.commands.train import MODEL_NAMES
 from pipeline.features import FeatureConfig
 from pipeline.runner import STAGES, RunContext, run_pipeline
+from pipeline.train import TrainConfig
 
 
 def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, "
                                   "else FSDD downloaded to the cache)."),
         out: Path = typer.Option(Path("runs/default"), "--out", help="Run directory."),
+        model: str = typer.Option("scnn", "--model", help=f"Model to train: {MODEL_NAMES}."),
+        steps: int = typer.Option(None, "--steps", "-T", help="Time steps (default: the model's)."),
+        epochs: int = typer.Option(TrainConfig.epochs, help="Training epochs."),
+        seed: int = typer.Option(0, help="Seed for training."),
         front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
         skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable audio files "
                                       "(counted) instead of stopping."),
         ) -> None:
     """Run the whole pipeline into one run directory (stages: see below)."""
-    ctx = RunContext(out=out, data=data, features=FeatureConfig(kind=front_end), skip_bad=skip_bad)
+    fcfg = FeatureConfig(kind=front_end)
+    ctx = RunContext(out=out, data=data, features=fcfg, skip_bad=skip_bad,
+                     model=get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed),
+                     train=TrainConfig(epochs=epochs, seed=seed))
     summary = run_pipeline(ctx, echo=typer.echo)
     typer.echo(f"run directory: {out}  (stages: {', '.join(summary)})")
 
