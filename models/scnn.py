@@ -60,7 +60,7 @@ class SCNNConfig:
     beta: float = 0.75
     learn_beta: bool = False
     threshold: float = 1.0
-    slope: float = 25.0
+    slope: float = 5.0
     drive: str = "direct"
     rate_gain: float = 0.5
     polarity: int = 2

@@ -34,7 +34,7 @@ from pipeline.features import FeatureConfig, Normalizer
 class TrainConfig:
     """Optimiser and schedule: AdamW with cosine decay, cross-entropy on the readout."""
 
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4

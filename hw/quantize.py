@@ -1,0 +1,75 @@
+"""From a trained float SCNN to Loihi fixed point.
+
+Per neuron layer k the quantiser picks a scale ``S_k`` (float -> integer units):
+
+* input layer: ``S_0 = drive_scale``; the drive ``gain * [x, -x] + offset`` becomes
+  the bias mantissa ``round(S_0 * drive)``, clipped to the 13-bit bias range;
+* a layer fed by synapse layer j: ``S = 254 / max|W_j|`` (or a percentile of
+  |W_j|, clipping the few weights above it), weights ``W_int = 2 round(S W / 2)``
+  clipped to [-256, 254] — the grid Lava's Dense keeps unchanged;
+* threshold mantissa ``vth = round(threshold * S)``; voltage decay
+  ``dv = round(4096 (1 - beta))``; current decay ``du = 4095`` (the current is the
+  step's synaptic input);
+* the readout is a non-spiking integrator: ``dv = 0`` and the largest threshold
+  mantissa, so it never fires in practice; the prediction is the argmax of its
+  voltage at the last step (ties: lowest index).
+
+Every emitted value passes the named checks of :mod:`hw.rules`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hw.chips import LOIHI2, Chip
+from hw.rules import check_bias, check_decay, check_threshold, check_weight_grid, check_weight_scale
+from models.loihi import LayerQuant, LoihiSCNN
+from models.scnn import SCNN
+
+WEIGHT_MAX = 254  # largest weight on the grid of even integers in [-256, 254]
+DRIVE_SCALE = 256  # input drive units per threshold of the float model
+
+
+def quantize_weights(w: torch.Tensor) -> torch.Tensor:
+    """Integer-unit weights -> the chip grid (even integers in [-256, 254])."""
+    return 2 * torch.clamp(torch.round(w / 2), -128, 127)
+
+
+def decay_from_beta(beta: float) -> int:
+    """Voltage decay constant dv for a float decay beta (v <- beta v)."""
+    return int(np.clip(round(4096 * (1 - float(beta))), 0, 4095))
+
+
+def layer_scale(w: torch.Tensor, percentile: float) -> tuple[float, float]:
+    """(scale, reference |w|) so that the reference weight maps to WEIGHT_MAX."""
+    a = w.detach().abs().flatten().double()
+    ref = float(a.max()) if percentile >= 100 else float(torch.quantile(a, percentile / 100))
+    return (WEIGHT_MAX / ref if ref > 0 else float("inf")), ref
+
+
+def quantize_model(model: SCNN, chip: Chip = LOIHI2, percentile: float = 100.0,
+                   drive_scale: int = DRIVE_SCALE) -> LoihiSCNN:
+    """A LoihiSCNN with the float model's weights on the chip's grid (rules checked)."""
+    cfg = model.cfg
+    if cfg.neuron != "lif":
+        raise ValueError(f"model {cfg.name} has {cfg.neuron} neurons; convert it to an SNN first")
+    quants = [LayerQuant(float(drive_scale), decay_from_beta(model.neurons[0].beta),
+                         round(cfg.threshold * drive_scale))]
+    for k, syn in enumerate(model.synapses):
+        scale, ref = layer_scale(syn.weight, percentile)
+        check_weight_scale(f"synapse {k}", scale, ref)
+        quants.append(LayerQuant(scale, decay_from_beta(model.neurons[k + 1].beta),
+                                 round(cfg.threshold * scale)))
+    scale, ref = layer_scale(model.readout.weight, percentile)
+    check_weight_scale("readout", scale, ref)
+    readout = LayerQuant(scale, 0, chip.threshold_mant_max)
+    for k, q in enumerate(quants):
+        check_threshold(f"neuron layer {k}", q.vth, chip)
+        check_decay(f"neuron layer {k}", "dv", q.dv, chip)
+    lo, hi = chip.bias_mant_range
+    qmodel = LoihiSCNN(model, quants, readout, drive_max=min(-lo, hi), slope=cfg.slope)
+    for k, w in enumerate(qmodel.int_weights()):
+        check_weight_grid(f"synapse {k}", w.detach().numpy())
+    check_bias("input drive", np.array([-qmodel.drive_max, qmodel.drive_max]), chip)
+    return qmodel
