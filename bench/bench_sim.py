@@ -1,0 +1,125 @@
+"""Benchmark: fast simulator vs Lava (fixed_pt CPU) on PilotNet LIF, bit-identical outputs.
+
+Runs lava-dl's pilotnet_lif network (input + 5 conv + 4 dense, reset interval 16)
+for 15 steps, recording the spikes of every layer in both backends:
+  * batch 1: fast and Lava on the ground-truth image;
+  * batched: fast on 64 samples (the image plus seeded per-sample perturbations);
+    Lava has no batch axis and runs samples one after another, so it runs only
+    ``--lava-samples`` of them and its sample-steps/s are extrapolated from those
+    (Lava's cost is linear in samples: each is a separate run).
+Wall times include everything a call does (Lava: building and compiling the
+processes and reading the recorded spikes back, which dominates; fast: setup).
+A second, conservative baseline times Lava's bare stepping (no probes, compile
+excluded).  The spikes of every compared sample must be identical.
+
+    .venv/bin/python bench/bench_sim.py [--batch 64] [--lava-samples 2] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from sim import fast, lava_backend
+from sim.netx import read_netx
+
+STEPS, RESET = 15, 16
+
+
+def _gts() -> Path:
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lava_gts"
+    path = Path(os.environ.get("SCNN_LAVA_GTS") or default) / "pilotnet_lif"
+    if not path.is_dir():
+        raise SystemExit(f"PilotNet ground truths not found at {path} (set SCNN_LAVA_GTS)")
+    return path
+
+
+def _timed(fn: Callable[[], dict]) -> tuple[dict, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def _same(a: dict, b: dict, where: str) -> None:
+    assert a.keys() == b.keys(), where
+    for key in a:
+        assert np.array_equal(a[key], b[key]), f"{where}: {key} differs"
+
+
+def _lava_bare_step(path: Path, image: np.ndarray) -> float:
+    """Seconds per step of Lava stepping alone: no probes, compile and first step excluded."""
+    from lava.lib.dl import netx
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    net = netx.hdf5.Network(net_config=str(path), reset_interval=RESET)
+    net.in_layer.neuron.bias_mant.init = image.astype(np.int32)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    net.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+    start = time.perf_counter()
+    net.run(condition=RunSteps(num_steps=STEPS), run_cfg=cfg)
+    per_step = (time.perf_counter() - start) / STEPS
+    net.stop()
+    return per_step
+
+
+def _row(name: str, wall: float, samples: int, lava_per: float | None) -> str:
+    per = wall / (samples * STEPS)
+    ratio = f"{lava_per / per:9.1f}x" if lava_per else "        -"
+    return f"{name:<34} {wall:9.3f} s {samples:5d} {per * 1e3:12.4f} ms {ratio}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lava-samples", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    d = _gts()
+    net = read_netx(d / "network.net")
+    image = np.load(d / "image.npy")
+    rng = np.random.default_rng(0)
+    batch = np.clip(image[None] + rng.integers(-8, 9, (args.batch,) + image.shape), 0, 127)
+    batch[0] = image
+    kw = dict(reset_interval=RESET, record=("s",))
+
+    fast.simulate(net, 2, bias=image, **kw)  # warm-up (imports, oneDNN kernels)
+    fast1, t_fast1 = _timed(lambda: fast.simulate(net, STEPS, bias=image, threads=args.threads,
+                                                  **kw))
+    fastb, t_fastb = _timed(lambda: fast.simulate(net, STEPS, bias=batch, threads=args.threads,
+                                                  **kw))
+    lava1, t_lava1 = _timed(lambda: lava_backend.simulate(net, STEPS, bias=image, **kw))
+    n = args.lava_samples
+    lavab, t_lavab = _timed(lambda: lava_backend.simulate(net, STEPS, bias=batch[:n], **kw))
+
+    bare = _lava_bare_step(d / "network.net", image)
+    _same(fast1, lava1, "batch 1")
+    _same({k: v[:n] for k, v in fastb.items()}, lavab, f"batched, first {n} samples")
+    _same(fast1, {k: v[0] for k, v in fastb.items()}, "fast batch 1 vs batched sample 0")
+
+    lava1_per = t_lava1 / STEPS
+    lavab_per = t_lavab / (n * STEPS)
+    print(f"PilotNet LIF, {STEPS} steps, reset interval {RESET}, spikes of all "
+          f"{len(net.neuron_layers)} neuron layers recorded; fast threads={args.threads}")
+    print(f"{'run':<34} {'wall':>11} {'smpl':>5} {'per sample-step':>15} {'vs Lava':>10}")
+    print(_row("lava, batch 1", t_lava1, 1, None))
+    print(_row(f"lava, {n} samples (one by one)", t_lavab, n, None))
+    print(_row("fast, batch 1", t_fast1, 1, lava1_per))
+    print(_row(f"fast, batch {args.batch}", t_fastb, args.batch, lavab_per))
+    print(f"Lava batched sample-steps/s extrapolated from {n} samples: {1 / lavab_per:.2f}; "
+          f"fast batched: {args.batch * STEPS / t_fastb:.1f}")
+    print(f"targets: batch 1 >= 100x -> {lava1_per / (t_fast1 / STEPS):.1f}x; "
+          f"batched >= 1000x -> {lavab_per / (t_fastb / (args.batch * STEPS)):.1f}x")
+    print(f"Lava stepping alone (no recording, compile excluded): {bare * 1e3:.1f} ms/step -> "
+          f"fast is {bare / (t_fast1 / STEPS):.1f}x (batch 1) and "
+          f"{bare / (t_fastb / (args.batch * STEPS)):.1f}x (batched) faster per sample-step")
+    print(f"bits: identical for batch 1 and the first {n} batched samples (all layers' spikes)")
+
+
+if __name__ == "__main__":
+    main()

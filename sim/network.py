@@ -1,0 +1,328 @@
+"""The in-memory network description: one frozen dataclass per layer kind.
+
+Nodes describe computation; they never run it (``sim.fast``, ``sim.reference``
+and ``sim.lava_backend`` do).  Every field is a Lava process parameter as the
+lava-dl NetX loader sets it (``du = iDecay - 1``, Dense weights after
+``optimize_weight_bits``), so a simulator can reproduce Lava bit for bit.
+
+Array layout, stated once: neuron arrays use Lava's order, ``(W, H, C)`` for
+conv and input layers (x, y, channel) and ``(N,)`` for dense layers.  Conv
+weights use Lava's ``(C_out, kernel_W, kernel_H, C_in / groups)`` layout (already
+spatially flipped by the NetX loader; Lava then convolves, flipping again, so
+the net effect is PyTorch's cross-correlation).  A Flatten maps ``(W, H, C)``
+to ``(C * H * W,)`` in C-major order, index ``c*H*W + h*W + w`` (netx's
+``transpose([2, 1, 0]).flatten()``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from hw import fixed_point as fx
+from hw.errors import ScnnError
+
+Shape = tuple[int, ...]
+INT32_MAX = (1 << 31) - 1
+
+
+class NetworkError(ScnnError, ValueError):
+    """A network description is inconsistent or outside the chip's ranges."""
+
+
+def _frozen_int_array(x: object, what: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+        raise NetworkError(f"{what} must be integers, got {arr.ravel()[:4]}")
+    if arr.dtype.kind not in "biuf":
+        raise NetworkError(f"{what} must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    arr.setflags(write=False)
+    return arr
+
+
+def _check_range(name: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise NetworkError(f"{name} = {value} outside [{lo}, {hi}]")
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True, eq=False)
+class LIF:
+    """CUBA LIF neuron parameters of Lava's ``LIF``/``LIFReset`` (``PyLifModelBitAcc``).
+
+    Per step (integers, see ``hw.fixed_point``)::
+
+        u[t] = wrap24(rtz(u[t-1] * (4096 - du - 1) / 4096) + (a_in[t] << 6))
+        v[t] = clip23(rtz(v[t-1] * (4096 - dv) / 4096) + u[t] + (bias << bias_exp))
+        s[t] = v[t] > (vth << 6);   v[t] = 0 where s[t]
+
+    ``bias`` is the mantissa, an int array broadcastable to the layer shape.
+    """
+
+    du: int
+    dv: int
+    vth: int
+    bias: np.ndarray = field(default_factory=lambda: np.zeros((), np.int64))
+    bias_exp: int = fx.BIAS_EXP_DEFAULT
+
+    def __post_init__(self) -> None:
+        for name, hi in (("du", fx.DECAY_MAX), ("dv", fx.DECAY_MAX), ("vth", fx.VTH_MAX),
+                         ("bias_exp", fx.BIAS_EXP_MAX)):
+            value = getattr(self, name)
+            if int(value) != value:
+                raise NetworkError(f"{name} = {value} is not an integer")
+            _set(self, name, int(value))
+            _check_range(name, int(value), 0, hi)
+        bias = _frozen_int_array(self.bias, "bias")
+        if bias.size and (bias.min() < fx.BIAS_MANT_MIN or bias.max() > fx.BIAS_MANT_MAX):
+            raise NetworkError(f"bias mantissa in [{bias.min()}, {bias.max()}] outside the "
+                               f"13-bit range [{fx.BIAS_MANT_MIN}, {fx.BIAS_MANT_MAX}]")
+        _set(self, "bias", bias)
+
+    def with_bias(self, bias: np.ndarray) -> LIF:
+        """The same neuron with another bias mantissa."""
+        return LIF(self.du, self.dv, self.vth, bias, self.bias_exp)
+
+
+def _check_bias_shape(neuron: LIF | None, shape: Shape, where: str) -> None:
+    if neuron is None:
+        return
+    try:
+        np.broadcast_to(neuron.bias, shape)
+    except ValueError as err:
+        raise NetworkError(f"{where}: bias of shape {neuron.bias.shape} does not broadcast "
+                           f"to neurons {shape}") from err
+
+
+def _shape(x: object, ndim: int | None, what: str) -> Shape:
+    shape = tuple(int(s) for s in np.atleast_1d(np.asarray(x)))
+    if (ndim is not None and len(shape) != ndim) or any(s < 1 for s in shape):
+        raise NetworkError(f"{what} must be {ndim or 'any'}-D positive sizes, got {shape}")
+    return shape
+
+
+@dataclass(frozen=True, eq=False)
+class Input:
+    """Input layer: a LIF layer (``neuron``) driven by its bias and/or by spikes.
+
+    External spikes ``x[t]`` enter the neuron directly, ``a_in[t] = x[t]`` (no
+    synapse, no delay).  ``neuron=None`` is NetX's shape-only input entry: no
+    neurons, external spikes go straight to the next layer's synapse.
+    Shape ``(W, H, C)`` or ``(N,)``.
+    """
+
+    shape: Shape
+    neuron: LIF | None = None
+    kind: ClassVar[str] = "input"
+
+    def __post_init__(self) -> None:
+        _set(self, "shape", _shape(self.shape, None, "input shape"))
+        _check_bias_shape(self.neuron, self.shape, "input")
+
+    @property
+    def in_shape(self) -> Shape:
+        return self.shape
+
+
+def conv_output_shape(in_shape: Shape, out_channels: int, kernel: Shape, stride: Shape,
+                      padding: Shape, dilation: Shape) -> Shape:
+    """``(W_out, H_out, C_out)``: ``floor((X + 2p - d(k - 1) - 1) / s) + 1`` per axis."""
+    return tuple((in_shape[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1)
+                 // stride[i] + 1 for i in range(2)) + (out_channels,)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv:
+    """2-D convolution synapse (Lava ``PyConvModelFixed``) feeding a LIF layer.
+
+    ``a[x, y, k] = wrap24(sum_{i, j, c} s[x*sx + i*dx - px, y*sy + j*dy - py, c]
+    * weight[k, kw-1-i, kh-1-j, c])`` over the group of ``k``, zero padded;
+    delivered to the neurons one step later.  in (W, H, C_in) -> out (W, H, C_out).
+    """
+
+    in_shape: Shape
+    shape: Shape
+    weight: np.ndarray
+    stride: Shape = (1, 1)
+    padding: Shape = (0, 0)
+    dilation: Shape = (1, 1)
+    groups: int = 1
+    neuron: LIF | None = None
+    kind: ClassVar[str] = "conv"
+
+    def __post_init__(self) -> None:
+        w = _frozen_int_array(self.weight, "conv weight")
+        _set(self, "weight", w)
+        _set(self, "in_shape", _shape(self.in_shape, 3, "conv input shape"))
+        _set(self, "shape", _shape(self.shape, 3, "conv output shape"))
+        for name in ("stride", "dilation"):
+            _set(self, name, _shape(np.broadcast_to(getattr(self, name), 2), 2, name))
+        pad = tuple(int(p) for p in np.broadcast_to(self.padding, 2))
+        if min(pad) < 0:
+            raise NetworkError(f"conv padding {pad} is negative")
+        _set(self, "padding", pad)
+        _set(self, "groups", int(self.groups))
+        self._check_geometry(w)
+        if self.neuron is None:
+            raise NetworkError("conv layer needs a neuron")
+        _check_bias_shape(self.neuron, self.shape, "conv")
+
+    def _check_geometry(self, w: np.ndarray) -> None:
+        c_in, c_out, g = self.in_shape[2], self.shape[2], self.groups
+        if w.ndim != 4 or g < 1 or c_in % g or c_out % g or w.shape[0] != c_out \
+                or w.shape[3] != c_in // g:
+            raise NetworkError(f"conv weight {w.shape} does not fit (C_out, kW, kH, C_in/groups)"
+                               f" for input {self.in_shape}, output {self.shape}, groups {g}")
+        want = conv_output_shape(self.in_shape, c_out, w.shape[1:3], self.stride,
+                                 self.padding, self.dilation)
+        if want != self.shape:
+            raise NetworkError(f"conv output shape {self.shape} != computed {want}")
+        fan = np.abs(w).reshape(c_out, -1).sum(axis=1).max()
+        if fan > INT32_MAX >> 1:
+            raise NetworkError(f"conv weights too large: a neuron's sum of |w| = {fan} "
+                               f"overflows Lava's int32 synapse")
+
+
+@dataclass(frozen=True, eq=False)
+class Flatten:
+    """Reshape ``(W, H, C)`` to ``(C*H*W,)``, index ``c*H*W + h*W + w``; no neurons."""
+
+    in_shape: Shape
+    kind: ClassVar[str] = "flatten"
+    neuron: ClassVar[None] = None
+
+    def __post_init__(self) -> None:
+        _set(self, "in_shape", _shape(self.in_shape, None, "flatten input shape"))
+
+    @property
+    def shape(self) -> Shape:
+        return (int(np.prod(self.in_shape)),)
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """Dense synapse (Lava ``PyDenseModelBitAcc``) feeding a LIF layer.
+
+    ``a = shift(W_chip @ s, weight_exp)`` with ``W_chip =
+    hw.fixed_point.dense_chip_weights(weight, num_weight_bits)`` (Lava's clip to 8
+    bits and truncation), arithmetic shift (floors when ``weight_exp < 0``);
+    delivered one step later.  ``weight`` (N, M): in (M,) -> out (N,).
+    """
+
+    in_shape: Shape
+    shape: Shape
+    weight: np.ndarray
+    weight_exp: int = 0
+    num_weight_bits: int = fx.WEIGHT_BITS
+    neuron: LIF | None = None
+    kind: ClassVar[str] = "dense"
+
+    def __post_init__(self) -> None:
+        w = _frozen_int_array(self.weight, "dense weight")
+        _set(self, "weight", w)
+        _set(self, "in_shape", _shape(self.in_shape, 1, "dense input shape"))
+        _set(self, "shape", _shape(self.shape, 1, "dense output shape"))
+        _set(self, "weight_exp", int(self.weight_exp))
+        _set(self, "num_weight_bits", int(self.num_weight_bits))
+        if w.shape != self.shape + self.in_shape:
+            raise NetworkError(f"dense weight {w.shape} != (out, in) {self.shape + self.in_shape}")
+        if w.size and np.abs(w).max() > INT32_MAX:
+            raise NetworkError("dense weights exceed int32")
+        fx.truncated_weight_bits(self.num_weight_bits, fx.weight_sign_mode(w))
+        if self.neuron is None:
+            raise NetworkError("dense layer needs a neuron")
+        _check_bias_shape(self.neuron, self.shape, "dense")
+
+    def chip_weight(self) -> np.ndarray:
+        """The (N, M) weights Lava's Dense model multiplies with (after clip, truncation)."""
+        return fx.dense_chip_weights(self.weight, self.num_weight_bits)
+
+
+Layer = Input | Conv | Flatten | Dense
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """Layers in NetX order (index = NetX ``layer/<i>``) and the shape of external spikes.
+
+    ``input_shape`` is what drives layer 0: its neurons (Input) or its synapse.
+    """
+
+    layers: tuple[Layer, ...]
+    input_shape: Shape
+
+    def __post_init__(self) -> None:
+        _set(self, "layers", tuple(self.layers))
+        _set(self, "input_shape", _shape(self.input_shape, None, "network input shape"))
+        if not self.layers:
+            raise NetworkError("network has no layers")
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Input) and i > 0:
+                raise NetworkError(f"layer {i}: input layer must come first")
+            if not isinstance(layer, (Input, Conv, Flatten, Dense)):
+                raise NetworkError(f"layer {i}: unknown layer {type(layer).__name__}")
+            if layer.in_shape != shape:
+                raise NetworkError(f"layer {i} ({layer.kind}): input shape {layer.in_shape} "
+                                   f"!= previous output {shape}")
+            shape = layer.shape
+
+    @property
+    def neuron_layers(self) -> tuple[int, ...]:
+        """Indices of layers with neurons, in order (netx's list of Lava blocks)."""
+        return tuple(i for i, layer in enumerate(self.layers) if layer.neuron is not None)
+
+    def with_input_bias(self, bias: np.ndarray) -> Network:
+        """This network with layer 0's (Input) bias mantissa replaced."""
+        first = self.layers[0]
+        if not isinstance(first, Input) or first.neuron is None:
+            raise NetworkError("a bias drives an input layer with neurons; layer 0 is "
+                               f"{first.kind}")
+        new = Input(first.shape, first.neuron.with_bias(bias))
+        return Network((new,) + self.layers[1:], self.input_shape)
+
+
+def reset_steps(net: Network, interval: int | None, offset: int = 0) -> dict[int, tuple[int, int]]:
+    """Per neuron layer index: ``(interval, phase)``; u, v are zeroed at the start of
+    (1-based) step ``t`` when ``t % interval == phase``.
+
+    As netx applies ``reset_interval``/``reset_offset``: the j-th neuron layer gets
+    ``LIFReset(reset_offset = offset + 1 + j)`` and LIFReset takes it modulo.
+    """
+    if interval is None:
+        return {}
+    if interval < 1 or offset < 0:
+        raise NetworkError(f"reset interval {interval} must be >= 1 and offset {offset} >= 0")
+    return {i: (interval, (offset + 1 + j) % interval) for j, i in enumerate(net.neuron_layers)}
+
+
+def networks_equal(a: Network, b: Network) -> bool:
+    """Same computation: every field equal, biases compared after broadcasting to the layer."""
+    if a.input_shape != b.input_shape or len(a.layers) != len(b.layers):
+        return False
+    return all(_layers_equal(x, y) for x, y in zip(a.layers, b.layers, strict=True))
+
+
+def _layers_equal(x: Layer, y: Layer) -> bool:
+    if type(x) is not type(y) or x.shape != y.shape or (x.neuron is None) != (y.neuron is None):
+        return False
+    names = [f for f in getattr(x, "__dataclass_fields__", {}) if f != "neuron"]
+    if not all(_equal(getattr(x, f), getattr(y, f)) for f in names):
+        return False
+    if x.neuron is None:
+        return True
+    m, n = x.neuron, y.neuron
+    return (m.du, m.dv, m.vth, m.bias_exp) == (n.du, n.dv, n.vth, n.bias_exp) and \
+        bool(np.array_equal(np.broadcast_to(m.bias, x.shape), np.broadcast_to(n.bias, y.shape)))
+
+
+def _equal(x: object, y: object) -> bool:
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return np.shape(x) == np.shape(y) and bool(np.array_equal(x, y))
+    return x == y

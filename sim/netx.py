@@ -1,0 +1,314 @@
+"""NetX HDF5 (.net) reader and writer for ``sim.network.Network``.
+
+Reading maps a file exactly as lava-dl 0.6.0's loader does
+(``lava/lib/dl/netx/hdf5.py``, ``utils.py``): ``du = iDecay - 1``,
+``dv = vDecay``, ``vth = vThMant``, ``bias_exp = 6``; datasets cast with
+``astype(int)``; shapes stored (C, H, W) used as (W, H, C); conv weights
+``(C_out, C_in, kH, kW)`` flipped spatially and transposed to Lava's
+``(C_out, kW, kH, C_in)``; dense weights through ``optimize_weight_bits``.
+What the loader would get wrong or cannot run (pooling, graded spikes, delays,
+weights it would silently clip or zero) raises ``ScnnError`` naming the layer.
+
+One lookup table per boundary: ``READERS`` (file type -> reader) and
+``WRITERS`` (layer kind -> writer).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from hw import fixed_point as fx
+from hw.errors import ScnnError
+from sim.network import LIF, Conv, Dense, Flatten, Input, Layer, Network, Shape
+
+_LIF_TYPES = ("CUBA", "LOIHI")
+_FLOAT_EXACT = 1 << 24
+
+
+class NetxError(ScnnError):
+    """A .net file is unreadable, malformed or holds content we do not model."""
+
+
+# ---------------------------------------------------------------- low-level
+
+
+def _text(ds: h5py.Dataset) -> str:
+    value = ds[()]
+    if isinstance(value, np.ndarray):
+        value = value.ravel()[0]
+    return value.decode("ascii") if isinstance(value, bytes) else str(value)
+
+
+def _ints(ds: h5py.Dataset) -> np.ndarray:
+    """netx's ``NetDict`` copy: ``f[key][()].astype(int)`` (floats truncate toward zero)."""
+    return np.asarray(ds[()]).astype(np.int64)
+
+
+def _pair(ds: h5py.Dataset) -> Shape:
+    """netx's ``expand``: a scalar x -> (x, x); a file pair (y, x) -> (x, y)."""
+    value = np.asarray(ds[()])
+    if value.ndim == 0:
+        return (int(value), int(value))
+    return tuple(int(v) for v in value[::-1])
+
+
+def _file_shape(group: h5py.Group) -> Shape:
+    return tuple(int(s) for s in np.asarray(group["shape"][()]).ravel()[::-1])
+
+
+# ---------------------------------------------------------------- dense weights
+
+
+def netx_dense_weights(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """lava-dl's ``optimize_weight_bits``: file weights -> (weights, num_weight_bits, weight_exp).
+
+    ``scale_bits = floor(log2(scale)) + mixed`` with scale ``min(127/max, -128/min)``
+    (mixed), ``255/max`` (excitatory) or ``-256/min`` (inhibitory); ``n`` = the
+    largest power of two (<= 8) dividing all weights, minus ``mixed``;
+    returns ``(w << scale_bits, 8 - scale_bits - n, -scale_bits)``.
+    Raises where lava-dl would clip (mixed weights outside [-256, 254]), zero
+    (a negative shift: weights beyond 8 bits) or crash (all weights zero).
+    """
+    w = np.asarray(weight, np.int64)
+    mx, mn = int(w.max()), int(w.min())
+    if (mx > 254 and mn < 0) or (mn < -256 and mx > 0):
+        raise NetxError(f"mixed-sign weights in [{mn}, {mx}] outside [-256, 254]: "
+                        "lava-dl would clip them")
+    if mx == mn == 0:
+        raise NetxError("all dense weights are zero: lava-dl cannot optimise them")
+    mixed = int(mx >= 0 and mn < 0)
+    if mixed:
+        scale = min(127 / mx if mx > 0 else np.inf, -128 / mn)
+    else:
+        scale = -256 / mn if mx < 0 else 255 / mx
+    scale_bits = int(np.floor(np.log2(np.float64(scale)))) + mixed
+    if scale_bits < 0:
+        raise NetxError(f"weights in [{mn}, {mx}] exceed 8 bits: lava-dl would zero them")
+    n = next((k for k in range(8, 0, -1) if not np.any(w % (1 << k))), 0) - mixed
+    return w << scale_bits, 8 - scale_bits - n, -scale_bits
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _read_neuron(group: h5py.Group) -> LIF:
+    if "neuron" not in group:
+        raise NetxError("no neuron group (netx would substitute a non-leaky integrator)")
+    cfg = group["neuron"]
+    kind = _text(cfg["type"])
+    if kind not in _LIF_TYPES:
+        raise NetxError(f"neuron type {kind!r} not supported (only CUBA/LOIHI)")
+    graded = "gradedSpike" in cfg and bool(np.asarray(cfg["gradedSpike"][()]).any())
+    if graded or ("messageBits" in cfg and int(np.asarray(cfg["messageBits"][()])) > 0):
+        raise NetxError("graded spikes are not modelled")
+    return LIF(du=int(cfg["iDecay"][()]) + fx.IDECAY_TO_DU, dv=int(cfg["vDecay"][()]),
+               vth=int(cfg["vThMant"][()]), bias_exp=fx.BIAS_EXP_DEFAULT)
+
+
+def _with_file_bias(neuron: LIF, group: h5py.Group) -> LIF:
+    return neuron.with_bias(_ints(group["bias"])) if "bias" in group else neuron
+
+
+def _no_delay(group: h5py.Group) -> None:
+    if "delay" in group:
+        raise NetxError("synaptic/axonal delay is not modelled")
+
+
+def _read_input(group: h5py.Group, prev: Shape | None) -> Input:
+    """Input entry; its 'weight'/'bias' are an input transform Lava never applies."""
+    neuron = _read_neuron(group) if "neuron" in group else None
+    return Input(_file_shape(group), neuron)
+
+
+def _read_conv(group: h5py.Group, prev: Shape | None) -> Conv:
+    if prev is None:
+        raise NetxError("conv layer without an input shape (add an input entry)")
+    _no_delay(group)
+    w = _ints(group["weight"])[:, :, ::-1, ::-1]
+    w = w.reshape(w.shape[:4]).transpose(0, 3, 2, 1)
+    groups = int(np.asarray(group["groups"][()])) if "groups" in group else 1
+    return Conv(in_shape=prev, shape=_file_shape(group), weight=w,
+                stride=_pair(group["stride"]), padding=_pair(group["padding"]),
+                dilation=_pair(group["dilation"]), groups=groups,
+                neuron=_with_file_bias(_read_neuron(group), group))
+
+
+def _read_flatten(group: h5py.Group, prev: Shape | None) -> Flatten:
+    if prev is None:
+        raise NetxError("flatten without an input shape")
+    return Flatten(prev)
+
+
+def _read_dense(group: h5py.Group, prev: Shape | None) -> Dense:
+    _no_delay(group)
+    n_out = int(np.prod(np.asarray(group["shape"][()])))
+    w = _ints(group["weight"])
+    w = w.reshape(n_out, -1) if w.ndim == 1 else w
+    weight, bits, exp = netx_dense_weights(w)
+    return Dense(in_shape=prev if prev is not None else (w.shape[1],), shape=(n_out,),
+                 weight=weight, weight_exp=exp, num_weight_bits=bits,
+                 neuron=_with_file_bias(_read_neuron(group), group))
+
+
+Reader = Callable[[h5py.Group, "Shape | None"], Layer]
+READERS: dict[str, Reader] = {"input": _read_input, "conv": _read_conv,
+                              "flatten": _read_flatten, "dense": _read_dense}
+
+
+def read_netx(path: str | Path, input_shape: Shape | None = None) -> Network:
+    """Read a NetX .net file (ours or lava-dl's) into a Network (layer i = ``layer/<i>``).
+
+    ``input_shape`` (Lava order) is needed only when the file starts with a conv
+    layer, as for ``netx.hdf5.Network(input_shape=...)``.
+    """
+    try:
+        with h5py.File(path, "r") as f:
+            return _read_layers(f, input_shape)
+    except (OSError, KeyError) as err:
+        raise NetxError(f"{path}: not a readable NetX file ({err})") from err
+    except ScnnError as err:
+        raise NetxError(f"{path}: {err}") from err
+
+
+def _read_layers(f: h5py.File, input_shape: Shape | None) -> Network:
+    groups = f["layer"]
+    n = len(groups)
+    if sorted(groups.keys(), key=int) != [str(i) for i in range(n)]:
+        raise NetxError(f"layer keys {sorted(groups.keys())} are not 0..{n - 1}")
+    layers: list[Layer] = []
+    prev = tuple(input_shape) if input_shape is not None else None
+    for i in range(n):
+        kind = _text(groups[str(i)]["type"])
+        if kind not in READERS:
+            raise NetxError(f"layer {i}: unsupported layer type {kind!r} "
+                            f"(supported: {', '.join(READERS)})")
+        try:
+            layer = READERS[kind](groups[str(i)], prev)
+        except (ScnnError, KeyError, ValueError, TypeError) as err:
+            raise NetxError(f"layer {i} ({kind}): {err}") from err
+        layers.append(layer)
+        prev = layer.shape
+    return Network(tuple(layers), layers[0].in_shape)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _put(group: h5py.Group, name: str, value: np.ndarray | int) -> None:
+    arr = np.asarray(value)
+    if arr.dtype.kind in "iu" and (arr.size == 0 or np.abs(arr).max() < _FLOAT_EXACT):
+        arr = arr.astype(np.float32) if name in ("weight", "bias") else arr
+    group.create_dataset(name, data=arr)
+
+
+def _put_text(group: h5py.Group, name: str, text: str) -> None:
+    group.create_dataset(name, data=np.array([text.encode("ascii")], dtype="S10"))
+
+
+def _write_neuron(group: h5py.Group, neuron: LIF) -> None:
+    if neuron.bias_exp != fx.BIAS_EXP_DEFAULT:
+        raise NetxError(f"bias_exp {neuron.bias_exp} cannot be stored (netx fixes it to 6)")
+    cfg = group.create_group("neuron")
+    _put_text(cfg, "type", "CUBA")
+    for name, value in (("iDecay", neuron.du - fx.IDECAY_TO_DU), ("vDecay", neuron.dv),
+                        ("vThMant", neuron.vth), ("refDelay", 1)):
+        cfg.create_dataset(name, data=np.int64(value))
+
+
+def _file_pair(pair: Shape) -> np.ndarray:
+    return np.array(pair[::-1], dtype=np.int64)
+
+
+def _write_input(group: h5py.Group, layer: Input) -> None:
+    _put_text(group, "type", "input")
+    group.create_dataset("shape", data=np.array(layer.shape[::-1], np.int64))
+    if layer.neuron is not None:
+        if np.any(layer.neuron.bias):
+            raise NetxError("an input layer's bias is a run-time drive NetX cannot store; "
+                            "pass it to the simulator instead")
+        _write_neuron(group, layer.neuron)
+
+
+def _conv_bias(layer: Conv) -> np.ndarray:
+    full = np.broadcast_to(layer.neuron.bias, layer.shape)
+    per_channel = full[0, 0, :]
+    return per_channel if np.array_equal(np.broadcast_to(per_channel, layer.shape), full) else full
+
+
+def _write_conv(group: h5py.Group, layer: Conv) -> None:
+    _put_text(group, "type", "conv")
+    group.create_dataset("shape", data=np.array(layer.shape[::-1], np.int64))
+    w = layer.weight.transpose(0, 3, 2, 1)[:, :, ::-1, ::-1]  # -> (C_out, C_in/g, kH, kW)
+    _put(group, "weight", np.ascontiguousarray(w))
+    for name, value in (("inChannels", layer.in_shape[2]), ("outChannels", layer.shape[2]),
+                        ("groups", layer.groups)):
+        group.create_dataset(name, data=np.int64(value))
+    group.create_dataset("kernelSize", data=np.array(w.shape[2:], np.int64))
+    for name in ("stride", "padding", "dilation"):
+        group.create_dataset(name, data=_file_pair(getattr(layer, name)))
+    _put(group, "bias", _conv_bias(layer))
+    _write_neuron(group, layer.neuron)
+
+
+def _write_flatten(group: h5py.Group, layer: Flatten) -> None:
+    _put_text(group, "type", "flatten")
+    group.create_dataset("shape", data=np.array([layer.shape[0], 1, 1], np.int64))
+
+
+def dense_file_weights(layer: Dense) -> np.ndarray:
+    """File weights whose ``optimize_weight_bits`` gives back this layer's parameters."""
+    shift = -layer.weight_exp
+    if shift < 0 or np.any(layer.weight % (1 << shift)):
+        raise NetxError(f"dense weights with weight_exp {layer.weight_exp} have no NetX encoding")
+    w = layer.weight >> shift
+    got = netx_dense_weights(w)
+    if not (np.array_equal(got[0], layer.weight) and got[1:] == (layer.num_weight_bits,
+                                                                  layer.weight_exp)):
+        raise NetxError(f"dense (num_weight_bits {layer.num_weight_bits}, weight_exp "
+                        f"{layer.weight_exp}) is not what lava-dl derives from its weights "
+                        f"({got[1]}, {got[2]})")
+    return w
+
+
+def _write_dense(group: h5py.Group, layer: Dense) -> None:
+    _put_text(group, "type", "dense")
+    group.create_dataset("shape", data=np.array([layer.shape[0], 1, 1], np.int64))
+    group.create_dataset("inFeatures", data=np.int64(layer.in_shape[0]))
+    group.create_dataset("outFeatures", data=np.int64(layer.shape[0]))
+    _put(group, "weight", dense_file_weights(layer))
+    _put(group, "bias", np.broadcast_to(layer.neuron.bias, layer.shape))
+    _write_neuron(group, layer.neuron)
+
+
+WRITERS: dict[str, Callable[[h5py.Group, Layer], None]] = {
+    "input": _write_input, "conv": _write_conv, "flatten": _write_flatten,
+    "dense": _write_dense}
+
+
+def write_netx(net: Network, path: str | Path) -> Path:
+    """Write ``net`` as a NetX .net file lava-dl loads (atomically: temp file, rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(suffix=".net.tmp", dir=path.parent if path.parent.exists()
+                               else None)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            layers = f.create_group("layer")
+            for i, layer in enumerate(net.layers):
+                try:
+                    WRITERS[layer.kind](layers.create_group(str(i)), layer)
+                except ScnnError as err:
+                    raise NetxError(f"{path}: layer {i} ({layer.kind}): {err}") from err
+            sim = f.create_group("simulation")
+            sim.create_dataset("Ts", data=np.int64(1))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

@@ -1,0 +1,138 @@
+"""Plain per-neuron reference simulator: slow, obviously correct, for tests.
+
+Written straight from Lava's fixed_pt models with Python integers, one neuron
+and one synapse sum at a time (no vectorisation, no shortcuts).  Same call and
+result format as ``sim.fast.simulate`` (see ``sim.drive``).
+
+Timing (Lava's): at step t (1-based) layer 0 sees the external spikes of step
+t; every synapse layer delivers to its neurons at t what it computed at t - 1
+from the previous layer's spikes of step t - 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hw import fixed_point as fx
+from sim.drive import VARIABLES, Drive, finish, make_drive
+from sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
+
+
+def _rtz(x: int, bits: int) -> int:
+    q = abs(x) >> bits
+    return q if x >= 0 else -q
+
+
+def _wrap(x: int, bits: int) -> int:
+    half = 1 << (bits - 1)
+    return (x + half) % (1 << bits) - half
+
+
+def lif_neuron(u: int, v: int, a_in: int, bias: int, p: LIF) -> tuple[int, int, int]:
+    """One neuron, one step, as ``PyLifModelBitAcc``: returns (spike, u, v)."""
+    lim = fx.UV_LIMIT
+    x = _wrap(_rtz(u * (fx.DECAY_UNITY - p.du - fx.DU_OFFSET), fx.DECAY_SHIFT)
+              + _wrap(a_in << fx.ACT_SHIFT, 32), 32)
+    u = x - 2 * lim if x > lim else (x + 2 * lim if x <= -lim else x)
+    eff_bias = bias << p.bias_exp if p.bias_exp >= 0 else bias >> -p.bias_exp
+    v = _wrap(_rtz(v * (fx.DECAY_UNITY - p.dv - fx.DV_OFFSET), fx.DECAY_SHIFT) + u + eff_bias, 32)
+    v = min(max(v, fx.V_MIN), fx.V_MAX)
+    if v > p.vth << fx.VTH_SHIFT:
+        return 1, u, 0
+    return 0, u, v
+
+
+def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
+    """Lava's convolution of spikes s (W, H, C_in) -> (W, H, C_out), wrapped to 24 bits."""
+    w = layer.weight
+    k_out, kw, kh, cg = w.shape
+    out = np.zeros(layer.shape, np.int64)
+    per_group = k_out // layer.groups
+    for x, y, k in np.ndindex(*layer.shape):
+        g, total = k // per_group, 0
+        for i, j, c in np.ndindex(kw, kh, cg):
+            xi = x * layer.stride[0] + (kw - 1 - i) * layer.dilation[0] - layer.padding[0]
+            yj = y * layer.stride[1] + (kh - 1 - j) * layer.dilation[1] - layer.padding[1]
+            if 0 <= xi < s.shape[0] and 0 <= yj < s.shape[1] and s[xi, yj, g * cg + c]:
+                total += int(w[k, i, j, c])
+        out[x, y, k] = _wrap(total, fx.CONV_BITS)
+    return out
+
+
+def dense_synapse(s: np.ndarray, layer: Dense) -> np.ndarray:
+    """Lava's dense synapse: sum of chip weights of spiking inputs, shifted, as int32."""
+    w = layer.chip_weight()
+    out = np.zeros(layer.shape, np.int64)
+    for n in range(layer.shape[0]):
+        total = sum(int(w[n, m]) for m in range(layer.in_shape[0]) if s[m])
+        e = layer.weight_exp
+        out[n] = _wrap(total << e if e > 0 else total >> -e, 32)
+    return out
+
+
+class _Sample:
+    """State of one sample: u, v per neuron layer and the synapse buffers."""
+
+    def __init__(self, net: Network, drive: Drive, b: int) -> None:
+        self.net, self.drive, self.b = net, drive, b
+        self.u = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
+        self.v = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
+        self.buf = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
+        self.bias = {i: np.broadcast_to(net.layers[i].neuron.bias, net.layers[i].shape)
+                     for i in net.neuron_layers}
+        if drive.bias is not None:
+            self.bias[0] = drive.bias[b]
+        self.resets = reset_steps(net, drive.reset_interval, drive.reset_offset)
+
+    def lif_layer(self, i: int, a_in: np.ndarray, t: int) -> np.ndarray:
+        p = self.net.layers[i].neuron
+        interval, phase = self.resets.get(i, (0, -1))
+        if interval and t % interval == phase:
+            self.u[i][...], self.v[i][...] = 0, 0
+        s = np.zeros(a_in.shape, np.int64)
+        for idx in np.ndindex(*a_in.shape):
+            s[idx], self.u[i][idx], self.v[i][idx] = lif_neuron(
+                int(self.u[i][idx]), int(self.v[i][idx]), int(a_in[idx]), int(self.bias[i][idx]), p)
+        return s
+
+    def step(self, x: np.ndarray, t: int) -> dict[int, np.ndarray]:
+        """Run step t (1-based) on external spikes x; return the spikes per layer."""
+        prev, spikes = x, {}
+        for i, layer in enumerate(self.net.layers):
+            if isinstance(layer, Flatten):
+                prev = prev.transpose(2, 1, 0).reshape(-1) if prev.ndim == 3 else prev
+                continue
+            if isinstance(layer, Input):
+                if layer.neuron is not None:
+                    prev = spikes[i] = self.lif_layer(i, prev, t)
+                continue
+            a_in = self.buf[i]
+            synapse = conv_synapse if isinstance(layer, Conv) else dense_synapse
+            self.buf[i] = synapse(prev, layer)
+            prev = spikes[i] = self.lif_layer(i, a_in, t)
+        return spikes
+
+
+def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,
+             bias: np.ndarray | None = None, reset_interval: int | None = None,
+             reset_offset: int = 0, record: tuple[str, ...] = VARIABLES,
+             silicon_v: bool = False, layers: tuple[int, ...] | None = None
+             ) -> dict[str, np.ndarray]:
+    """Run ``net`` sample by sample, neuron by neuron; results as ``sim.drive`` describes."""
+    drive = make_drive(net, steps, spikes, bias, reset_interval, reset_offset, record, silicon_v,
+                       layers)
+    out = {f"layer{i}/{var}": np.zeros((drive.batch,) + net.layers[i].shape + (drive.steps,),
+                                       np.int64)
+           for i in net.neuron_layers for var in drive.needed if drive.records(i, var)}
+    for b in range(drive.batch):
+        sample = _Sample(net, drive, b)
+        for t in range(1, drive.steps + 1):
+            x = (drive.spikes[b, ..., t - 1].astype(np.int64) if drive.spikes is not None
+                 else np.zeros(net.input_shape, np.int64))
+            spikes = sample.step(x, t)
+            for i, s in spikes.items():
+                for var, value in (("s", s), ("u", sample.u[i]), ("v", sample.v[i])):
+                    if drive.records(i, var):
+                        out[f"layer{i}/{var}"][b, ..., t - 1] = value
+    out = {k: v.astype(bool if k.endswith("/s") else np.int32) for k, v in out.items()}
+    return finish(out, drive)
