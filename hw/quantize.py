@@ -73,3 +73,56 @@ def quantize_model(model: SCNN, chip: Chip = LOIHI2, percentile: float = 100.0,
         check_weight_grid(f"synapse {k}", w.detach().numpy())
     check_bias("input drive", np.array([-qmodel.drive_max, qmodel.drive_max]), chip)
     return qmodel
+
+
+DU_CLEAR = 4095  # du = 4095: the current holds only this step's synaptic input
+
+
+def torch_to_lava_conv_weight(w: np.ndarray) -> np.ndarray:
+    """(C_out, C_in, kH, kW) cross-correlation kernel -> sim.network's (C_out, kW, kH, C_in).
+
+    sim.network stores kernels as the NetX loader leaves them (spatially flipped, Lava
+    then convolves), so the net effect is torch's cross-correlation.
+    """
+    return np.ascontiguousarray(np.flip(w.transpose(0, 3, 2, 1), axis=(1, 2)))
+
+
+def torch_to_lava_map(x: np.ndarray) -> np.ndarray:
+    """(batch, C, H, W) feature/drive maps -> Lava's neuron order (batch, W, H, C)."""
+    return np.ascontiguousarray(x.transpose(0, 3, 2, 1))
+
+
+def to_network(q: LoihiSCNN):
+    """The sim.Network a LoihiSCNN runs as on the chip (input bias set per clip).
+
+    Layers: Input (W, H, C) LIF driven by its bias; per conv a Conv; a Flatten; per
+    hidden dense a Dense; the readout a Dense into non-spiking integrators.
+    """
+    from sim.network import LIF, Conv, Dense, Flatten, Input, Network, conv_output_shape
+
+    cfg = q.cfg
+    c0, h0, w0 = cfg.layer_shapes()[0]
+    in_shape = (w0, h0, c0)
+    q0 = q.quants[0]
+    layers: list = [Input(in_shape, LIF(DU_CLEAR, q0.dv, q0.vth))]
+    ws = [w.detach().numpy().astype(np.int64) for w in q.int_weights()]
+    shape = in_shape
+    for k, spec in enumerate(cfg.convs):
+        qk = q.quants[k + 1]
+        weight = torch_to_lava_conv_weight(ws[k])
+        out = conv_output_shape(shape, spec.channels, weight.shape[1:3], (spec.stride,) * 2,
+                                (spec.padding,) * 2, (1, 1))
+        layers.append(Conv(shape, out, weight, (spec.stride,) * 2, (spec.padding,) * 2,
+                           neuron=LIF(DU_CLEAR, qk.dv, qk.vth)))
+        shape = out
+    if cfg.convs:
+        layers.append(Flatten(shape))
+        shape = layers[-1].shape
+    for j in range(len(cfg.dense)):
+        k = len(cfg.convs) + j
+        qk = q.quants[k + 1]
+        layers.append(Dense(shape, (ws[k].shape[0],), ws[k], neuron=LIF(DU_CLEAR, qk.dv, qk.vth)))
+        shape = (ws[k].shape[0],)
+    r = q.readout_q
+    layers.append(Dense(shape, (cfg.n_classes,), ws[-1], neuron=LIF(DU_CLEAR, r.dv, r.vth)))
+    return Network(tuple(layers), in_shape)

@@ -67,6 +67,21 @@ def loihi_lif_step(a: torch.Tensor, v: torch.Tensor, dv: int, vth: int, bias: to
     return s, v * (1.0 - s)
 
 
+def drive_mantissa(x: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor, polarity: int,
+                   drive_max: int) -> torch.Tensor:
+    """The input layer's bias mantissas for normalised features, as the host computes them.
+
+    ``x`` (batch, C, F, N) float32; ``gain``/``offset`` float64 (1, C', F, 1) in integer
+    units; with polarity 2 the channels are ``[x, -x]``. Returns (batch, C', F, N)
+    float64 integers ``clamp(round(gain * x + offset), -drive_max, drive_max)``
+    (round half to even), with a straight-through gradient.
+    """
+    if polarity == 2:
+        x = torch.cat([x, -x], dim=1)
+    b = gain * x.double() + offset
+    return ste(b, torch.round(b.detach()).clamp(-drive_max, drive_max))
+
+
 @dataclass(frozen=True)
 class LayerQuant:
     """Fixed-point parameters of one neuron layer (see hw.quantize)."""
@@ -103,10 +118,7 @@ class LoihiSCNN(nn.Module):
 
     def drive(self, x: torch.Tensor) -> torch.Tensor:
         """Input-layer bias mantissas (batch, C', F, N) for normalised features x."""
-        if self.cfg.polarity == 2:
-            x = torch.cat([x, -x], dim=1)
-        b = self.in_gain * x.double() + self.in_offset
-        return ste(b, torch.round(b.detach()).clamp(-self.drive_max, self.drive_max))
+        return drive_mantissa(x, self.in_gain, self.in_offset, self.cfg.polarity, self.drive_max)
 
     def int_weights(self) -> list[torch.Tensor]:
         """Every synapse layer's weights on the chip's grid (readout last)."""

@@ -1,12 +1,20 @@
 """``scnn run``: every pipeline stage that exists, in order, into one run directory.
 
-Stages so far: ``data`` (open and decode the dataset, count clips per split),
-``features`` (front end on every split, normalisation fitted on train only,
-example plot) and ``train`` (the default SCNN with surrogate gradients, evaluated
-on the test split; the run directory is also a training run: model.pt,
-config.json, curve, confusion matrix). Each stage reads the :class:`RunContext`,
-writes its files into ``ctx.out`` and records a summary under its name in
-``run.json``.
+Stages so far:
+
+* ``data``: open and decode the dataset, count clips per split;
+* ``features``: front end on every split, normalisation fitted on train only;
+* ``train``: the default SCNN with surrogate gradients, evaluated on the test split
+  (the run directory is also a training run: model.pt, config.json, curves);
+* ``qat``: quantise to Loihi fixed point and fine-tune with the exact forward;
+* ``export``: ``network.net`` (NetX HDF5) and its model card ``network.json``;
+* ``simulate``: the exported network on the whole test split in the bit-exact
+  simulator, driven as the chip would be (eval_fast.json, confusion_bitexact.png);
+* ``lava``: a spread sample of test clips through Lava's fixed_pt models; their
+  predictions must equal the fast simulator's (eval_lava.json).
+
+Each stage reads the :class:`RunContext`, writes its files into ``ctx.out`` and
+records a summary under its name in ``run.json``.
 """
 
 from __future__ import annotations
@@ -23,9 +31,14 @@ from hw.errors import ScnnError
 from models.scnn import SCNNConfig, get_config
 from pipeline.data.datasets import AudioDataset, SplitSpec, open_dataset
 from pipeline.data.fetch import resolve_data
+from pipeline.export import card_path, export_netx
 from pipeline.features import FeatureConfig, Normalizer
+from pipeline.hweval import evaluate_netx
 from pipeline.prepare import split_features
-from pipeline.train import TrainConfig, train_run
+from pipeline.qat import QAT_EPOCHS, QAT_LR, finetune
+from pipeline.train import TrainConfig, load_run, save_confusion, train_run
+
+NET_NAME = "network.net"
 
 
 @dataclass
@@ -38,6 +51,8 @@ class RunContext:
     skip_bad: bool = False
     model: SCNNConfig = field(default_factory=lambda: get_config("scnn"))
     train: TrainConfig = field(default_factory=TrainConfig)
+    qat: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=QAT_EPOCHS, lr=QAT_LR))
+    lava_clips: int = 20
     splits: SplitSpec = field(default_factory=SplitSpec)
     dataset: AudioDataset | None = None
     tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
@@ -103,10 +118,52 @@ def stage_train(ctx: RunContext) -> dict:
     return {k: v for k, v in metrics.items() if k not in ("test_per_class", "test_confusion")}
 
 
+def stage_qat(ctx: RunContext) -> dict:
+    tensors = {s: (ctx.normalizer(x), y) for s, (x, y) in ctx.tensors.items()}
+    m = finetune(load_run(ctx.out), ctx.qat, tensors, ctx.out)
+    return {k: v for k, v in m.items() if not k.endswith("per_class")}
+
+
+def stage_export(ctx: RunContext) -> dict:
+    card = export_netx(ctx.out, ctx.out / NET_NAME)
+    return {"netx": NET_NAME, "card": card_path(Path(NET_NAME)).name,
+            "run_steps": card["run_steps"], "layers": card["readout"]["layer"] + 1}
+
+
+def stage_simulate(ctx: RunContext) -> dict:
+    """Bit-exact evaluation of the exported network on the whole test split."""
+    rep = evaluate_netx(ctx.out / NET_NAME, ctx.data, "fast", None, "test")
+    write_json(ctx.out / "eval_fast.json", rep)
+    assert ctx.dataset is not None
+    save_confusion(rep["confusion"], ctx.dataset.classes, ctx.out / "confusion_bitexact.png",
+                   f"bit-exact (fast simulator): {100 * rep['accuracy']:.2f} %")
+    qat = json.loads((ctx.out / "metrics.json").read_text()).get("qat_accuracy")
+    return {"accuracy": rep["accuracy"], "n": rep["n"], "qat_accuracy": qat,
+            "equals_qat": qat is not None and abs(rep["accuracy"] - qat) < 1e-12}
+
+
+def stage_lava(ctx: RunContext) -> dict:
+    """Cross-check: the same clips through Lava's fixed_pt models (the oracle)."""
+    if ctx.lava_clips <= 0:
+        return {"skipped": True}
+    fast = json.loads((ctx.out / "eval_fast.json").read_text())
+    rep = evaluate_netx(ctx.out / NET_NAME, ctx.data, "lava", ctx.lava_clips, "test")
+    by_clip = dict(zip(fast["clips"], fast["predictions"], strict=True))
+    mismatches = [c for c, p in zip(rep["clips"], rep["predictions"], strict=True)
+                  if by_clip[c] != p]
+    write_json(ctx.out / "eval_lava.json", rep)
+    return {"clips": rep["n"], "accuracy": rep["accuracy"],
+            "prediction_mismatches": len(mismatches)}
+
+
 STAGES: tuple[tuple[str, Callable[[RunContext], dict]], ...] = (
     ("data", stage_data),
     ("features", stage_features),
     ("train", stage_train),
+    ("qat", stage_qat),
+    ("export", stage_export),
+    ("simulate", stage_simulate),
+    ("lava", stage_lava),
 )
 
 

@@ -39,6 +39,9 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     shift: int = 3
+    freq_mask: int = 0
+    time_mask: int = 0
+    label_smoothing: float = 0.0
     seed: int = 0
     threads: int = 2
 
@@ -57,6 +60,25 @@ def shift_frames(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     shift = torch.randint(-max_shift, max_shift + 1, (x.shape[0], 1), generator=gen)
     idx = (torch.arange(n).unsqueeze(0) - shift).clamp(0, n - 1)  # (batch, N)
     return torch.gather(x, -1, idx.view(x.shape[0], 1, 1, n).expand_as(x))
+
+
+def spec_mask(x: torch.Tensor, freq: int, time: int, gen: torch.Generator) -> torch.Tensor:
+    """SpecAugment-style masking: per map, one band of up to ``freq`` coefficients and one
+    of up to ``time`` frames set to 0 (the training mean after normalisation)."""
+    if freq <= 0 and time <= 0:
+        return x
+    b, _, n_f, n_t = x.shape
+    keep = torch.ones_like(x)
+    for size, n, axis in ((freq, n_f, 2), (time, n_t, 3)):
+        if size <= 0:
+            continue
+        width = torch.randint(0, size + 1, (b,), generator=gen)
+        start = (torch.rand(b, generator=gen) * (n - width + 1)).long()
+        pos = torch.arange(n).unsqueeze(0)
+        band = (pos >= start.unsqueeze(1)) & (pos < (start + width).unsqueeze(1))  # (b, n)
+        shape = (b, 1, n, 1) if axis == 2 else (b, 1, 1, n)
+        keep = keep * (~band).view(shape).to(x.dtype)
+    return x * keep
 
 
 @torch.no_grad()
@@ -87,7 +109,7 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
     steps = tcfg.epochs * ((len(x) + tcfg.batch_size - 1) // tcfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tcfg.lr, total_steps=steps,
                                                 pct_start=0.15)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=tcfg.label_smoothing)
     rows = []
     bar = tqdm(range(tcfg.epochs), desc=f"train {model.cfg.name}", unit="epoch",
                disable=None if progress else True)
@@ -98,6 +120,7 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
         for i in range(0, len(x), tcfg.batch_size):
             idx = order[i : i + tcfg.batch_size]
             xb, yb = shift_frames(x[idx], tcfg.shift, gen), y[idx]
+            xb = spec_mask(xb, tcfg.freq_mask, tcfg.time_mask, gen)
             logits = model(xb)
             loss = loss_fn(logits, yb)
             opt.zero_grad()

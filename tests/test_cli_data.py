@@ -46,11 +46,15 @@ def test_missing_folder_is_one_line_error(tmp_path: Path) -> None:
 
 def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = scnn("run", "--data", str(mini_fsdd), "--out", str(out), "--epochs", "1", "-T", "2")
+    res = scnn("run", "--data", str(mini_fsdd), "--out", str(out), "--epochs", "2", "-T", "3",
+               "--model", "model_b", "--qat-epochs", "1", "--lava-clips", "2")
     assert res.returncode == 0, res.stderr
     summary = json.loads((out / "run.json").read_text())["stages"]
-    assert list(summary)[:3] == ["data", "features", "train"]
+    assert list(summary) == ["data", "features", "train", "qat", "export", "simulate", "lava"]
     assert summary["train"]["test_n"] == 30 and (out / "model.pt").exists()
+    assert summary["simulate"]["n"] == 30 and summary["simulate"]["equals_qat"]
+    assert summary["lava"]["clips"] == 2 and summary["lava"]["prediction_mismatches"] == 0
+    assert (out / "network.net").exists() and (out / "network.json").exists()
     assert summary["features"]["n_train"] == 18 and summary["features"]["n_test"] == 30
     saved = json.loads((out / "features.json").read_text())
     assert len(saved["normalization"]["mean"]) == 32

@@ -9,6 +9,7 @@ import typer
 from models.scnn import get_config
 from pipeline.commands.train import MODEL_NAMES
 from pipeline.features import FeatureConfig
+from pipeline.qat import QAT_EPOCHS, QAT_LR
 from pipeline.runner import STAGES, RunContext, run_pipeline
 from pipeline.train import TrainConfig
 
@@ -20,6 +21,10 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         steps: int = typer.Option(None, "--steps", "-T", help="Time steps (default: the model's)."),
         epochs: int = typer.Option(TrainConfig.epochs, help="Training epochs."),
         seed: int = typer.Option(0, help="Seed for training."),
+        qat_epochs: int = typer.Option(QAT_EPOCHS, help="Epochs of Loihi-exact fine-tuning "
+                                       "(0: quantise only)."),
+        lava_clips: int = typer.Option(20, help="Test clips cross-checked in Lava (0: skip; "
+                                       "Lava needs seconds per clip)."),
         front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
         skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable audio files "
                                       "(counted) instead of stopping."),
@@ -28,7 +33,9 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
     fcfg = FeatureConfig(kind=front_end)
     ctx = RunContext(out=out, data=data, features=fcfg, skip_bad=skip_bad,
                      model=get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed),
-                     train=TrainConfig(epochs=epochs, seed=seed))
+                     train=TrainConfig(epochs=epochs, seed=seed),
+                     qat=TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed),
+                     lava_clips=lava_clips)
     summary = run_pipeline(ctx, echo=typer.echo)
     typer.echo(f"run directory: {out}  (stages: {', '.join(summary)})")
 

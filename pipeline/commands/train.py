@@ -9,7 +9,10 @@ import typer
 
 from hw.errors import ScnnError
 from models.scnn import FAMILY, get_config
+from pipeline.export import load_card
 from pipeline.features import FeatureConfig
+from pipeline.hweval import evaluate_netx
+from pipeline.qat import QAT_EPOCHS, QAT_LR, finetune
 from pipeline.train import (
     TrainConfig,
     accuracy_report,
@@ -41,6 +44,9 @@ def train(
     batch_size: int = typer.Option(TrainConfig.batch_size, help="Mini-batch size."),
     seed: int = typer.Option(0, help="Seed for initialisation, shuffling and augmentation."),
     front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
+    qat: bool = typer.Option(False, "--qat", help="Then fine-tune with the Loihi-exact layer "
+                             "(as `scnn finetune`), into the same run directory."),
+    qat_epochs: int = typer.Option(QAT_EPOCHS, help="Epochs of Loihi-exact fine-tuning."),
 ) -> None:
     """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split."""
     fcfg = FeatureConfig(kind=front_end)
@@ -55,18 +61,57 @@ def train(
     typer.echo(f"{model}: test accuracy {100 * acc:.2f} % on {metrics['test_n']} clips, "
                f"trained in {metrics['train_seconds']} s -> {out}" if acc is not None else
                f"{model}: trained in {metrics['train_seconds']} s -> {out}")
+    if qat:
+        _finetune(out, out, tensors, TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed))
+
+
+def _finetune(run_dir: Path, out: Path, tensors: dict, tcfg: TrainConfig) -> None:
+    m = finetune(load_run(run_dir), tcfg, tensors, out)
+    if "qat_accuracy" in m:
+        typer.echo(f"Loihi-exact test accuracy: quantised {100 * m['quantized_accuracy']:.2f} %, "
+                   f"after {tcfg.epochs} epochs of fine-tuning {100 * m['qat_accuracy']:.2f} % "
+                   f"(float {100 * m['float_accuracy']:.2f} %) -> {out}")
+
+
+def finetune_cmd(
+    run_dir: Path = typer.Argument(..., help="A float SCNN run directory."),
+    data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
+                              "the downloaded FSDD)."),
+    out: Path = typer.Option(None, "--out", help="Output run directory (default: the input)."),
+    epochs: int = typer.Option(QAT_EPOCHS, help="Fine-tuning epochs (0: quantise only)."),
+    lr: float = typer.Option(QAT_LR, help="Peak learning rate (integer-unit weights)."),
+    seed: int = typer.Option(0, help="Seed for shuffling and augmentation."),
+) -> None:
+    """Quantise a float SCNN to Loihi fixed point and fine-tune it with the exact forward."""
+    run = load_run(run_dir)
+    raw, _ = load_features(data, run.features, cache_dir=run_dir.parent / ".feature-cache")
+    tensors = {s: (run.normalizer(x), y) for s, (x, y) in raw.items()}
+    _finetune(run_dir, out or run_dir, tensors, TrainConfig(epochs=epochs, lr=lr, seed=seed))
 
 
 def evaluate(
-    target: Path = typer.Argument(..., help="A run directory (float model)."),
+    target: Path = typer.Argument(..., help="A run directory (float model) or an exported "
+                                  "NET.net with its model card (bit-exact)."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
                               "the downloaded FSDD)."),
     split: str = typer.Option("test", help="Split to evaluate."),
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    backend: str = typer.Option("fast", help="For .net files: fast (bit-exact simulator) or "
+                                "lava (Lava fixed_pt on CPU, slow)."),
+    limit: int = typer.Option(None, help="For .net files: evaluate this many clips, spread "
+                              "evenly over the split."),
 ) -> None:
-    """Evaluate a trained run on a split: accuracy, per-class accuracy, confusion matrix PNG."""
+    """Evaluate on a split: accuracy, per-class accuracy, confusion matrix PNG.
+
+    A run directory evaluates the float model; a .net file is driven exactly as the chip
+    would be and evaluated in bit-exact simulation (the model card beside it gives the
+    front end, drive, steps and readout rule).
+    """
+    if target.suffix == ".net":
+        _evaluate_netx(target, data, split, json_out, backend, limit)
+        return
     if not target.is_dir():
-        raise ScnnError(f"{target}: expected a run directory with model.pt and config.json")
+        raise ScnnError(f"{target}: expected a run directory or a .net file")
     run = load_run(target)
     raw, classes = load_features(data, run.features, splits=(split,))
     if split not in raw:
@@ -86,6 +131,20 @@ def evaluate(
         json_out.write_text(json.dumps(rep, indent=2) + "\n")
 
 
+def _evaluate_netx(net: Path, data: Path | None, split: str, json_out: Path | None,
+                   backend: str, limit: int | None) -> None:
+    if not net.exists():
+        raise ScnnError(f"{net}: no such file")
+    rep = evaluate_netx(net, data, backend, limit, split)
+    typer.echo(f"{net.name} ({backend}, bit-exact) on {split}: accuracy "
+               f"{100 * rep['accuracy']:.2f} % ({rep['n']} clips, {rep['run_steps']} steps)")
+    for cls, acc in zip(load_card(net)["classes"], rep["per_class"], strict=True):
+        typer.echo(f"  class {cls:>8}: {100 * acc:6.2f} %")
+    if json_out:
+        json_out.write_text(json.dumps(rep, indent=2) + "\n")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
+    app.command("finetune")(finetune_cmd)
     app.command("eval")(evaluate)

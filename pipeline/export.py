@@ -1,0 +1,119 @@
+"""Export a trained run to NetX HDF5 with its model card.
+
+``export_netx(run, OUT.net)`` writes the fixed-point network (fine-tuned
+``loihi.pt`` if the run has one, else the float model quantised now) with
+``sim.netx.write_netx`` and, beside it, ``OUT.json``: the model card — everything a
+user needs to drive the network as the chip would be driven (front end,
+normalisation, input drive in integer units), the number of steps, the readout
+rule and the accuracy figures with how they were measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hw.errors import ScnnError
+from hw.quantize import to_network
+from models.loihi import LoihiSCNN, drive_mantissa
+from pipeline.features import FeatureConfig, Normalizer
+from pipeline.qat import load_loihi
+from pipeline.train import load_run
+from sim.network import Network
+from sim.netx import write_netx
+
+CARD_FORMAT = "scnn-pipeline model card 1"
+
+
+def card_path(net_path: Path) -> Path:
+    return Path(net_path).with_suffix(".json")
+
+
+def make_card(q: LoihiSCNN, net: Network, fcfg: FeatureConfig, norm: Normalizer,
+              classes: list[str], net_name: str) -> dict:
+    cfg = q.cfg
+    n_syn = len(cfg.convs) + len(cfg.dense) + 1
+    return {
+        "format": CARD_FORMAT,
+        "network": net_name,
+        "model": cfg.to_dict(),
+        "classes": classes,
+        "features": fcfg.to_dict(),
+        "normalization": norm.to_dict(),
+        "drive": {
+            "rule": "bias_mant = clamp(round(gain * xs + offset), -max, max) (half to even), "
+                    "xs = [x, -x] if polarity == 2 else x, x = normalised features "
+                    "(C, F, N); set as layer 0's bias in Lava order (W=N, H=F, C), "
+                    "constant over all steps",
+            "polarity": cfg.polarity,
+            "max": q.drive_max,
+            "gain": q.in_gain.detach().double()[0, :, :, 0].tolist(),
+            "offset": q.in_offset.detach().double()[0, :, :, 0].tolist(),
+        },
+        "steps": cfg.steps,
+        "synapse_layers": n_syn,
+        "run_steps": cfg.steps + n_syn,
+        "readout": {
+            "layer": len(net.layers) - 1,
+            "rule": "prediction = argmax over classes of v of the readout layer after run_steps "
+                    "steps (one step of synaptic delay per synapse layer); ties go to the "
+                    "lowest class index",
+        },
+        "quantization": {"layers": [{"scale": x.scale, "dv": x.dv, "vth": x.vth}
+                                    for x in q.quants],
+                         "readout": {"scale": q.readout_q.scale, "dv": q.readout_q.dv,
+                                     "vth": q.readout_q.vth}},
+        "accuracy": {},
+    }
+
+
+def export_netx(run_path: Path, out: Path) -> dict:
+    """Write OUT.net and OUT.json from a run directory; returns the card."""
+    out = Path(out)
+    if out.suffix != ".net":
+        raise ScnnError(f"{out}: a NetX file name must end in .net")
+    run = load_run(run_path)
+    if run.model.cfg.neuron != "lif":
+        raise ScnnError(f"{run_path}: {run.model.cfg.name} is a CNN; only SNNs export to NetX")
+    q = load_loihi(run)
+    net = to_network(q)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_netx(net, out)
+    card = make_card(q, net, run.features, run.normalizer, run.classes, out.name)
+    metrics_path = Path(run_path) / "metrics.json"
+    if metrics_path.exists():
+        m = json.loads(metrics_path.read_text())
+        card["accuracy"]["training_run"] = {k: m[k] for k in (
+            "test_accuracy", "float_accuracy", "quantized_accuracy", "qat_accuracy", "test_n")
+            if k in m}
+    card_path(out).write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def load_card(net_path: Path) -> dict:
+    path = card_path(net_path)
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScnnError(f"{net_path}: no model card {path.name} beside it (front end, drive "
+                        "and readout are needed to evaluate on audio)") from None
+    except json.JSONDecodeError as err:
+        raise ScnnError(f"{path}: not a JSON model card ({err})") from None
+    if card.get("format") != CARD_FORMAT:
+        raise ScnnError(f"{path}: not a model card of this format ({card.get('format')!r})")
+    return card
+
+
+def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:
+    """Raw features (batch, C, F, N) -> input bias mantissas in Lava order (batch, N, F, C')."""
+    from hw.quantize import torch_to_lava_map
+
+    norm = Normalizer.from_dict(card["normalization"])
+    d = card["drive"]
+    gain = torch.tensor(d["gain"], dtype=torch.float64)[None, :, :, None]
+    offset = torch.tensor(d["offset"], dtype=torch.float64)[None, :, :, None]
+    b = drive_mantissa(norm(feats), gain, offset, d["polarity"], d["max"])
+    return torch_to_lava_map(b.numpy()).astype(np.int64)

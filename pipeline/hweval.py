@@ -1,0 +1,80 @@
+"""Evaluate an exported network on audio exactly as the chip would be driven.
+
+For every clip: front end -> normalisation -> input-layer bias mantissas (the model
+card's drive rule) -> ``run_steps`` steps of the bit-exact simulator (``fast``) or
+Lava's fixed_pt CPU models (``lava``, the oracle) -> the readout rule (argmax of the
+readout layer's voltage after the last step). Nothing of the float model is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hw.errors import ScnnError
+from pipeline.export import card_drive, load_card
+from pipeline.features import FeatureConfig
+from pipeline.train import accuracy_report, load_features
+from sim.netx import read_netx
+
+BACKENDS = ("fast", "lava")
+
+
+def backend_simulate(name: str) -> Callable:
+    """The ``simulate(net, steps, bias=..., record=...)`` function of a backend."""
+    if name == "fast":
+        from sim.fast import simulate
+    elif name == "lava":
+        from sim.lava_backend import simulate
+    else:
+        raise ScnnError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
+    return simulate
+
+
+def spread(n: int, limit: int | None) -> np.ndarray:
+    """Indices of ``limit`` clips spread evenly over ``n`` (all of them when no limit)."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    if limit < 1:
+        raise ScnnError(f"--limit must be >= 1, got {limit}")
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def predict_netx(net, card: dict, feats: torch.Tensor, backend: str = "fast",
+                 batch: int = 64, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions (n,), readout voltages (n, classes)) for raw features (n, C, F, N)."""
+    from tqdm import tqdm
+
+    simulate = backend_simulate(backend)
+    step = batch if backend == "fast" else 1
+    layer = card["readout"]["layer"]
+    volts = []
+    for i in tqdm(range(0, len(feats), step), desc=f"simulate ({backend})", unit="batch",
+                  disable=None if progress else True, leave=False):
+        bias = card_drive(card, feats[i : i + step])
+        res = simulate(net, card["run_steps"], bias=bias, record=("v",))
+        volts.append(res[f"layer{layer}/v"][..., -1])
+    v = np.concatenate(volts).astype(np.int64)
+    return v.argmax(axis=1), v
+
+
+def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
+                  limit: int | None = None, split: str = "test", progress: bool = True) -> dict:
+    """Accuracy of NET.net (with its model card) on a split; JSON-ready figures."""
+    card = load_card(net_path)
+    net = read_netx(net_path)
+    fcfg = FeatureConfig.from_dict(card["features"])
+    raw, _ = load_features(data, fcfg, splits=(split,), progress=progress)
+    if split not in raw:
+        raise ScnnError(f"split {split!r} is empty in this dataset")
+    x, y = raw[split]
+    idx = spread(len(y), limit)
+    pred, _ = predict_netx(net, card, x[idx], backend, progress=progress)
+    rep = accuracy_report(torch.from_numpy(pred), y[idx], len(card["classes"]))
+    rep.update({"backend": backend, "network": str(net_path), "split": split,
+                "run_steps": card["run_steps"], "clips": idx.tolist(),
+                "predictions": pred.tolist()})
+    return rep
