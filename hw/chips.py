@@ -35,6 +35,8 @@ class Chip:
     bias_mant_bits: int       # signed bias mantissa
     bias_exp_bits: int        # signed bias exponent
     sources: str
+    synaptic_word_bits: int | None = None  # width of a synaptic-memory word (None: unpublished)
+    synapses_per_chip: int | None = None   # published synapse capacity (None: unpublished)
 
     @property
     def state_max(self) -> int:
@@ -74,6 +76,8 @@ LOIHI1 = Chip(
     bias_mant_bits=13,                      # [D18], [LAVA] precision=13
     bias_exp_bits=3,                        # [D18], [LAVA] precision=3
     sources="Davies et al. 2018 (IEEE Micro 38(1)); lava-nc 0.10.0 fixed_pt LIF",
+    synaptic_word_bits=64,                  # [D18] 16,384 x 64 bit
+    synapses_per_chip=None,                 # not in HARDWARE_FIGURES.md (memory governs)
 )
 
 LOIHI2 = Chip(
@@ -90,6 +94,8 @@ LOIHI2 = Chip(
     bias_mant_bits=13,                      # [LAVA]
     bias_exp_bits=3,                        # [LAVA]
     sources="Intel Loihi 2 technology brief 2021; lava-nc 0.10.0 fixed_pt LIF",
+    synaptic_word_bits=None,                # not published
+    synapses_per_chip=120_000_000,          # [L2B] up to 120 M synapses per chip
 )
 
 CHIPS: dict[str, Chip] = {c.name: c for c in (LOIHI1, LOIHI2)}

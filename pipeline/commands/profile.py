@@ -1,0 +1,69 @@
+"""``scnn profile``: activity, cores, energy and latency of an exported network per chip.
+
+Output JSON: for ``--chip loihi1`` or ``--chip loihi2`` one profile object (keys
+``chip``, ``chips``, ``cores``, ``synops``, ``neuron_updates``, ``spikes``,
+``energy_uj`` {``dynamic``, ``static``, ``total``, ``dynamic_parts``},
+``latency_ms``, ``inferences_per_s``, ``layers`` [per-layer entries],
+``neurobench`` {``effective_acs``, ``effective_macs``, ``dense_synops``,
+``activation_sparsity``, ``connection_sparsity``, ``footprint_bytes``},
+``conventional_uj``, ``mapping``, ``sources``); for ``--chip all`` a list of such
+objects, one per chip, in the order loihi1, loihi2.  Figures are means per inference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from hw.errors import ScnnError
+
+
+def _write_json(out: Path, obj: object) -> None:
+    """Write atomically (no half-written output)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".json.tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def profile(
+    net: Path = typer.Argument(..., help="Exported NetX network (.net) with its model card."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder (FSDD layout)."),
+    chip: str = typer.Option("loihi2", "--chip", help="loihi1, loihi2 or all."),
+    limit: int = typer.Option(None, "--limit", help="Clips, spread evenly over the split."),
+    out: Path = typer.Option(..., "--json", help="Write the profile JSON here."),
+    split: str = typer.Option("test", "--split", help="Dataset split to drive."),
+    batch: int = typer.Option(16, "--batch", help="Clips per simulation batch."),
+    max_chips: int = typer.Option(1, "--max-chips", help="Spread over up to N chips."),
+) -> None:
+    """Spikes, SynOps, cores, energy and latency per inference on Loihi 1 / Loihi 2."""
+    from pipeline.profile import chip_names, profile_netx
+
+    if not net.is_file():
+        raise ScnnError(f"{net}: no such network file")
+    if batch < 1 or max_chips < 1:
+        raise ScnnError("--batch and --max-chips must be >= 1")
+    names = chip_names(chip)
+    recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True)
+    _write_json(out, recs if chip == "all" else recs[0])
+    for r in recs:
+        typer.echo(f"{r['chip']}: {r['cores']} cores on {r['chips']} chip(s), "
+                   f"{r['synops']:.4g} SynOps, {r['spikes']:.4g} spikes, "
+                   f"{r['energy_uj']['dynamic']:.4g} uJ dynamic + "
+                   f"{r['energy_uj']['static']:.4g} uJ static, {r['latency_ms']:.4g} ms "
+                   f"per inference ({r['samples']} clips)")
+    typer.echo(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("profile")(profile)

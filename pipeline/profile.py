@@ -1,0 +1,168 @@
+"""Profile an exported network: activity, cores, energy and latency per inference per chip.
+
+Clips are driven exactly as ``pipeline.hweval`` drives them (model card front end,
+``card_drive`` input-bias mantissas, ``card['run_steps']`` steps of the fast bit-exact
+simulator, no reset); activity (``sim.activity``) is summed over all clips and
+reported as the mean per inference; ``hw.mapping`` places the network on each chip
+and ``hw.energy`` turns counts into energy and latency.  Every figure carries its
+chip and the source of its model.
+
+Also here: the Loihi 2 calibration run (``calibrate_pilotnet``) on lava-dl's
+PilotNet LIF ground truth, because it needs the simulator (``hw`` has no
+simulation loop).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hw.chips import CHIPS
+from hw.energy import (
+    conventional_energy,
+    cost_table,
+    counts_from,
+    estimate,
+    fit_loihi2_scales,
+)
+from hw.errors import ScnnError
+from hw.mapping import map_network
+from pipeline.export import card_drive, load_card
+from pipeline.features import FeatureConfig
+from pipeline.hweval import spread
+from pipeline.train import load_features
+from sim.activity import Activity, layer_activity
+from sim.network import Network
+from sim.netx import read_netx
+from sim.neurobench import neurobench_metrics
+
+REPO = Path(__file__).resolve().parents[1]
+PILOTNET_STEPS = 16  # lava-dl PilotNet LIF benchmark: 16 steps per sample, reset interval 16
+ACTIVITY_SOURCE = "scnn-pipeline fast bit-exact simulator (sim.fast), counts by sim.activity"
+
+
+def chip_names(chip: str) -> tuple[str, ...]:
+    """``loihi1``, ``loihi2`` or ``all`` -> chip names."""
+    if chip == "all":
+        return tuple(CHIPS)
+    if chip not in CHIPS:
+        raise ScnnError(f"unknown chip {chip!r}; choose from {', '.join(CHIPS)} or all")
+    return (chip,)
+
+
+def simulate_activity(net: Network, card: dict, feats: torch.Tensor, batch: int = 16,
+                      progress: bool = False) -> Activity:
+    """Activity of ``feats`` (n, C, F, N) raw features driven as the model card says."""
+    from tqdm import tqdm
+
+    from sim.fast import simulate
+
+    act = None
+    for i in tqdm(range(0, len(feats), batch), desc="profile (fast)", unit="batch",
+                  disable=None if progress else True, leave=False):
+        res = simulate(net, card["run_steps"], bias=card_drive(card, feats[i : i + batch]))
+        part = layer_activity(net, res)
+        act = part if act is None else act.merge(part)
+    if act is None:
+        raise ScnnError("no clips to profile")
+    return act
+
+
+def _per_layer(act: Activity, mapping, est) -> list[dict]:
+    n, rows = act.samples, []
+    cores = {m.index: m.cores for m in mapping.layers}
+    for x, e in zip(act.layers, est.layers_dynamic, strict=True):
+        rows.append({"layer": x.index, "kind": x.kind, "neurons": x.neurons,
+                     "cores": cores[x.index], "spikes": float(x.spikes.sum()) / n,
+                     "synops": float(x.synops.sum()) / n,
+                     "neuron_updates": float(x.neurons * act.steps),
+                     "active_updates": float(x.active.sum()) / n,
+                     "activation_sparsity": 1.0 - float(x.spikes.sum()) / (
+                         x.neurons * act.steps * n),
+                     "energy_uj_dynamic": e * 1e6})
+    return rows
+
+
+def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1) -> dict:
+    """One chip's JSON-ready profile of ``act`` (per-inference means)."""
+    spec = CHIPS[chip]
+    mapping = map_network(net, spec, synapses=act.synapse_mode, max_chips=max_chips)
+    table = cost_table(chip)
+    est = estimate(counts_from(act, mapping), table)
+    nb = neurobench_metrics(act, net)
+    n = act.samples
+    return {
+        "chip": chip, "chips": mapping.chips, "cores": mapping.cores,
+        "samples": n, "steps": act.steps,
+        "synops": act.total("synops") / n,
+        "neuron_updates": float(sum(x.neurons for x in act.layers) * act.steps),
+        "active_neuron_updates": act.total("active") / n,
+        "spikes": act.total("spikes") / n,
+        "energy_uj": {"dynamic": est.dynamic * 1e6, "static": est.static * 1e6,
+                      "total": est.total * 1e6,
+                      "dynamic_parts": {k: v * 1e6 for k, v in est.parts.items()}},
+        "latency_ms": est.latency * 1e3,
+        "inferences_per_s": est.inferences_per_s,
+        "layers": _per_layer(act, mapping, est),
+        "neurobench": nb,
+        "conventional_uj": {k: v * 1e6 for k, v in conventional_energy(
+            nb["dense_synops"], nb["effective_acs"], nb["effective_macs"], act.steps).items()},
+        "mapping": {k: v for k, v in mapping.summary().items() if k != "layers"},
+        "sources": {"energy": est.source, "chip_limits": spec.sources,
+                    "mapping": "hw.mapping: contiguous chunks per layer, 9-bit synapses, "
+                               f"{mapping.conv_memory} conv memory, {mapping.synapses} synapses",
+                    "activity": f"{ACTIVITY_SOURCE}, synapses={act.synapse_mode}",
+                    "conventional": "Horowitz ISSCC 2014: E_MAC 4.6 pJ, E_AC 0.9 pJ",
+                    "neurobench": "NeuroBench conventions (Yik et al.), see sim.neurobench"},
+    }
+
+
+def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("loihi2",),
+                 limit: int | None = None, split: str = "test", batch: int = 16,
+                 max_chips: int = 1, progress: bool = True) -> list[dict]:
+    """Profiles (one per chip) of NET.net on ``limit`` clips of a split of ``data``."""
+    card = load_card(net_path)
+    net = read_netx(net_path)
+    raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=(split,),
+                           progress=progress)
+    if split not in raw:
+        raise ScnnError(f"split {split!r} is empty in this dataset")
+    x, _ = raw[split]
+    idx = spread(len(x), limit)
+    act = simulate_activity(net, card, x[idx], batch, progress)
+    out = []
+    for chip in chips:
+        rec = chip_profile(net, act, chip, max_chips)
+        rec.update({"network": str(net_path), "data": str(data), "split": split,
+                    "clips": idx.tolist(), "run_steps": card["run_steps"]})
+        out.append(rec)
+    return out
+
+
+def lava_gts_dir() -> Path | None:
+    """lava-dl ground truths: $SCNN_LAVA_GTS or ../shared/data/lava_gts of the checkout."""
+    path = Path(os.environ.get("SCNN_LAVA_GTS") or REPO.parent / "shared" / "data" / "lava_gts")
+    return path if path.is_dir() else None
+
+
+def pilotnet_activity(gts: Path) -> tuple[Network, Activity]:
+    """PilotNet LIF: ``image.npy`` as input bias, reset interval 16, 16 steps (fast sim)."""
+    from sim.fast import simulate
+
+    folder = Path(gts) / "pilotnet_lif"
+    net = read_netx(folder / "network.net")
+    image = np.load(folder / "image.npy")  # (200, 66, 3) = Lava (W, H, C) bias mantissas
+    res = simulate(net, PILOTNET_STEPS, bias=image, reset_interval=PILOTNET_STEPS)
+    return net, layer_activity(net, res)
+
+
+def calibrate_pilotnet(gts: Path) -> dict:
+    """Fit the Loihi 2 scales (``hw.energy.fit_loihi2_scales``) on PilotNet LIF."""
+    net, act = pilotnet_activity(gts)
+    mapping = map_network(net, CHIPS["loihi2"], synapses=act.synapse_mode)
+    a, b = fit_loihi2_scales(counts_from(act, mapping))
+    return {"energy_scale": a, "time_scale": b, "cores": mapping.cores,
+            "synops": act.total("synops"), "spikes": act.total("spikes")}

@@ -1,0 +1,84 @@
+"""``scnn profile``: JSON schema, counts equal to an independent simulation, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli_data import scnn
+from test_export import _tiny_run
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.export import card_drive, export_netx, load_card
+from pipeline.features import FeatureConfig
+from pipeline.hweval import spread
+from pipeline.train import load_features
+from sim import fast
+from sim.netx import read_netx
+
+KEYS = {"chip", "chips", "cores", "synops", "neuron_updates", "spikes", "energy_uj",
+        "latency_ms", "inferences_per_s", "layers", "neurobench", "sources"}
+NEUROBENCH = {"effective_acs", "effective_macs", "dense_synops", "activation_sparsity",
+              "connection_sparsity", "footprint_bytes"}
+
+
+@pytest.fixture(scope="module")
+def tiny_net(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("profile")
+    export_netx(_tiny_run(tmp), tmp / "tiny.net")
+    return tmp / "tiny.net"
+
+
+def _independent_spikes(net_path: Path, data: Path, limit: int) -> tuple[float, int]:
+    """Mean spikes per clip over the same clips, straight from the fast simulator."""
+    card = load_card(net_path)
+    raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=("test",),
+                           progress=False)
+    x = raw["test"][0]
+    idx = spread(len(x), limit)
+    res = fast.simulate(read_netx(net_path), card["run_steps"], bias=card_drive(card, x[idx]),
+                        record=("s",))
+    return sum(float(v.sum()) for v in res.values()) / len(idx), len(idx)
+
+
+def test_profile_all_chips_json(tiny_net: Path, mini_fsdd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    res = CliRunner().invoke(app, ["profile", str(tiny_net), "--data", str(mini_fsdd),
+                                   "--chip", "all", "--limit", "5", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    recs = json.loads(out.read_text())
+    assert [r["chip"] for r in recs] == ["loihi1", "loihi2"]
+    spikes, n = _independent_spikes(tiny_net, mini_fsdd, 5)
+    for r in recs:
+        assert KEYS <= set(r) and NEUROBENCH <= set(r["neurobench"])
+        assert r["samples"] == n and r["spikes"] == pytest.approx(spikes)
+        assert r["synops"] == pytest.approx(r["neurobench"]["effective_acs"])
+        assert r["synops"] == pytest.approx(sum(x["synops"] for x in r["layers"]))
+        e = r["energy_uj"]
+        assert e["dynamic"] > 0 and e["static"] > 0
+        assert e["dynamic"] == pytest.approx(sum(x["energy_uj_dynamic"] for x in r["layers"]))
+        assert r["inferences_per_s"] == pytest.approx(1e3 / r["latency_ms"])
+        assert "Davies" in r["sources"]["energy"]  # Loihi 1 table, or its scaled structure
+        assert ("fitted" in r["sources"]["energy"]) == (r["chip"] == "loihi2")
+    assert recs[0]["cores"] == sum(x["cores"] for x in recs[0]["layers"])
+
+
+def test_profile_one_chip_is_one_object(tiny_net: Path, mini_fsdd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    res = CliRunner().invoke(app, ["profile", str(tiny_net), "--data", str(mini_fsdd),
+                                   "--chip", "loihi1", "--limit", "2", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(out.read_text())
+    assert rec["chip"] == "loihi1" and rec["samples"] == 2
+    assert np.isfinite(rec["energy_uj"]["total"])
+
+
+def test_profile_errors_are_one_line(tiny_net: Path, mini_fsdd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    res = scnn("profile", str(tiny_net), "--data", str(mini_fsdd), "--chip", "loihi3",
+               "--json", str(out))
+    assert res.returncode == 2 and res.stderr.startswith("error: ") and "loihi3" in res.stderr
+    assert "Traceback" not in res.stderr and not out.exists()
