@@ -15,6 +15,7 @@ from hw.errors import ScnnError
 from pipeline.commands import data as data_cmd
 from pipeline.commands import export as export_cmd
 from pipeline.commands import profile as profile_cmd
+from pipeline.commands import report as report_cmd
 from pipeline.commands import run as run_cmd
 from pipeline.commands import sim as sim_cmd
 from pipeline.commands import train as train_cmd
@@ -30,7 +31,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (data_cmd, run_cmd, train_cmd, export_cmd, sim_cmd, profile_cmd):
+for _module in (data_cmd, run_cmd, train_cmd, export_cmd, sim_cmd, profile_cmd,
+                report_cmd):
     _module.register(app)
 
 

@@ -11,7 +11,9 @@ Stages so far:
 * ``simulate``: the exported network on the whole test split in the bit-exact
   simulator, driven as the chip would be (eval_fast.json, confusion_bitexact.png);
 * ``lava``: a spread sample of test clips through Lava's fixed_pt models; their
-  predictions must equal the fast simulator's (eval_lava.json).
+  predictions must equal the fast simulator's (eval_lava.json);
+* ``profile``: activity, cores, energy and latency on Loihi 1 and 2 (profile.json);
+* ``report``: report/report.html with plots and report/metrics.json.
 
 Each stage reads the :class:`RunContext`, writes its files into ``ctx.out`` and
 records a summary under its name in ``run.json``.
@@ -53,6 +55,7 @@ class RunContext:
     train: TrainConfig = field(default_factory=TrainConfig)
     qat: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=QAT_EPOCHS, lr=QAT_LR))
     lava_clips: int = 20
+    profile_clips: int | None = None
     splits: SplitSpec = field(default_factory=SplitSpec)
     dataset: AudioDataset | None = None
     tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
@@ -156,6 +159,23 @@ def stage_lava(ctx: RunContext) -> dict:
             "prediction_mismatches": len(mismatches)}
 
 
+def stage_profile(ctx: RunContext) -> dict:
+    """Activity, cores, energy and latency on Loihi 1 and Loihi 2 over the test split."""
+    from pipeline.profile import profile_netx
+
+    recs = profile_netx(ctx.out / NET_NAME, ctx.data, ("loihi1", "loihi2"), ctx.profile_clips)
+    write_json(ctx.out / "profile.json", recs)
+    return {r["chip"]: {"cores": r["cores"], "energy_uj_dynamic": r["energy_uj"]["dynamic"],
+                        "latency_ms": r["latency_ms"], "clips": r["samples"]} for r in recs}
+
+
+def stage_report(ctx: RunContext) -> dict:
+    from pipeline.report import build_report
+
+    path = build_report(ctx.out, ctx.data)
+    return {"html": str(path.relative_to(ctx.out))}
+
+
 STAGES: tuple[tuple[str, Callable[[RunContext], dict]], ...] = (
     ("data", stage_data),
     ("features", stage_features),
@@ -164,6 +184,8 @@ STAGES: tuple[tuple[str, Callable[[RunContext], dict]], ...] = (
     ("export", stage_export),
     ("simulate", stage_simulate),
     ("lava", stage_lava),
+    ("profile", stage_profile),
+    ("report", stage_report),
 )
 
 

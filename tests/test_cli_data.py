@@ -50,11 +50,21 @@ def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
                "--model", "model_b", "--qat-epochs", "1", "--lava-clips", "2")
     assert res.returncode == 0, res.stderr
     summary = json.loads((out / "run.json").read_text())["stages"]
-    assert list(summary) == ["data", "features", "train", "qat", "export", "simulate", "lava"]
+    assert list(summary) == ["data", "features", "train", "qat", "export", "simulate", "lava",
+                             "profile", "report"]
     assert summary["train"]["test_n"] == 30 and (out / "model.pt").exists()
     assert summary["simulate"]["n"] == 30 and summary["simulate"]["equals_qat"]
     assert summary["lava"]["clips"] == 2 and summary["lava"]["prediction_mismatches"] == 0
     assert (out / "network.net").exists() and (out / "network.json").exists()
+    profiles = json.loads((out / "profile.json").read_text())
+    assert [p["chip"] for p in profiles] == ["loihi1", "loihi2"]
+    assert all(p["energy_uj"]["dynamic"] > 0 and p["cores"] >= 4 for p in profiles)
+    page = (out / "report" / "report.html").read_text()
+    for png in ("confusion.png", "spike_rates.png", "raster.png", "traces.png", "energy.png",
+                "cores.png"):
+        assert f'src="{png}"' in page and (out / "report" / png).stat().st_size > 1000
+    machine = json.loads((out / "report" / "metrics.json").read_text())
+    assert machine["accuracy"]["bit_exact"] == summary["simulate"]["accuracy"]
     assert summary["features"]["n_train"] == 18 and summary["features"]["n_test"] == 30
     saved = json.loads((out / "features.json").read_text())
     assert len(saved["normalization"]["mean"]) == 32

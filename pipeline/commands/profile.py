@@ -38,7 +38,8 @@ def _write_json(out: Path, obj: object) -> None:
 
 def profile(
     net: Path = typer.Argument(..., help="Exported NetX network (.net) with its model card."),
-    data: Path = typer.Option(..., "--data", help="Dataset folder (FSDD layout)."),
+    data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
+                              "the downloaded FSDD)."),
     chip: str = typer.Option("loihi2", "--chip", help="loihi1, loihi2 or all."),
     limit: int = typer.Option(None, "--limit", help="Clips, spread evenly over the split."),
     out: Path = typer.Option(..., "--json", help="Write the profile JSON here."),

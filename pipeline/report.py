@@ -1,0 +1,282 @@
+"""``scnn report``: one HTML page (plus PNGs and metrics.json) for a pipeline run.
+
+Reads what the stages wrote into the run directory (run.json, metrics.json,
+eval_fast.json, eval_lava.json, profile.json, network.net + network.json) and
+simulates one test clip again for the raster and membrane traces. Every energy
+figure carries its chip and the model it comes from; published figures are quoted
+with their sources (HARDWARE_FIGURES.md).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hw.errors import ScnnError
+
+PUBLISHED = [  # system, task, energy per inference (uJ), note, source
+    ("Loihi 1 (Wolf Mountain)", "keyword spotting, 93.8 %", 270.0, "dynamic",
+     "Blouw et al., NICE 2019, Table 1"),
+    ("Xylo Audio 2 (SynSense)", "keyword spotting, 95 %", 6.6, "dynamic, 291 uW",
+     "Bos and Muir, arXiv 2406.15112"),
+    ("CPU (Xeon E5-2630)", "keyword spotting", 6300.0, "dynamic",
+     "Blouw et al., NICE 2019, Table 1"),
+    ("GPU (Quadro K4000)", "keyword spotting", 29800.0, "dynamic",
+     "Blouw et al., NICE 2019, Table 1"),
+    ("Jetson TX1", "keyword spotting", 5600.0, "dynamic", "Blouw et al., NICE 2019, Table 1"),
+    ("Movidius NCS", "keyword spotting", 1500.0, "dynamic", "Blouw et al., NICE 2019, Table 1"),
+]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _read(run: Path, name: str) -> dict | list | None:
+    path = run / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def plot_layer_rates(profile: dict, path: Path) -> None:
+    plt = _plt()
+    layers = profile["layers"]
+    steps = profile["steps"]
+    names = [f"{x['layer']}:{x['kind']}" for x in layers]
+    rates = [x["spikes"] / (x["neurons"] * steps) for x in layers]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(names, [100 * r for r in rates], color="#4878a8")
+    ax.set(ylabel="spikes per neuron per step (%)", title="spike rate per layer (mean per clip)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_raster_and_traces(res: dict, layers: list[int], readout: int, classes: list[str],
+                           path_raster: Path, path_traces: Path) -> None:
+    """Raster of every spiking layer and voltage traces for one clip."""
+    plt = _plt()
+    spiking = [i for i in layers if i != readout]
+    fig, axes = plt.subplots(len(spiking), 1, figsize=(7, 1.4 * len(spiking) + 0.6), sharex=True,
+                             squeeze=False)
+    for ax, i in zip(axes[:, 0], spiking, strict=True):
+        s = res[f"layer{i}/s"].reshape(-1, res[f"layer{i}/s"].shape[-1])
+        t, n = np.nonzero(s.T)
+        ax.scatter(t + 1, n, s=0.3, c="k", marker="|")
+        ax.set_ylabel(f"layer {i}\nneuron", fontsize=8)
+        ax.set_ylim(-1, s.shape[0])
+    axes[-1, 0].set_xlabel("time step")
+    fig.suptitle("spike raster of one test clip (bit-exact simulation)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path_raster, dpi=110)
+    plt.close(fig)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3))
+    hidden = spiking[-1]
+    v = res[f"layer{hidden}/v"].reshape(-1, res[f"layer{hidden}/v"].shape[-1])
+    s = res[f"layer{hidden}/s"].reshape(v.shape)
+    busiest = np.argsort(-s.sum(axis=1))[:4]
+    steps = np.arange(1, v.shape[1] + 1)
+    for n in busiest:
+        a1.plot(steps, v[n] / 64, lw=1, label=f"neuron {n}")
+    a1.set(xlabel="time step", ylabel="v / 64 (weight units)",
+           title=f"membrane voltage, layer {hidden} (reset to 0 on a spike)")
+    a1.legend(fontsize=7)
+    vr = res[f"layer{readout}/v"].reshape(-1, res[f"layer{readout}/v"].shape[-1])
+    for c in range(vr.shape[0]):
+        a2.plot(steps, vr[c] / 64, lw=1.2 if c == vr[:, -1].argmax() else 0.6,
+                label=classes[c] if c < len(classes) else str(c))
+    a2.set(xlabel="time step", ylabel="v / 64", title="readout voltages (argmax at the end wins)")
+    a2.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path_traces, dpi=110)
+    plt.close(fig)
+
+
+def plot_energy(profiles: list[dict], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    kinds = sorted({k for p in profiles for k in p["energy_uj"]["dynamic_parts"]})
+    bottom = np.zeros(len(profiles))
+    for k in kinds:
+        vals = np.array([p["energy_uj"]["dynamic_parts"].get(k, 0.0) for p in profiles])
+        ax.bar([p["chip"] for p in profiles], vals, bottom=bottom, label=k)
+        bottom += vals
+    ax.bar([p["chip"] for p in profiles], [p["energy_uj"]["static"] for p in profiles],
+           bottom=bottom, label="static", color="#cccccc")
+    ax.set(ylabel="energy per inference (uJ)", title="energy per inference by operation kind")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_cores(profiles: list[dict], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    width = 0.8 / len(profiles)
+    for j, p in enumerate(profiles):
+        xs = np.arange(len(p["layers"])) + j * width
+        ax.bar(xs, [x["cores"] for x in p["layers"]], width, label=p["chip"])
+    first = profiles[0]["layers"]
+    ax.set_xticks(np.arange(len(first)) + width * (len(profiles) - 1) / 2,
+                  [f"{x['layer']}:{x['kind']}" for x in first])
+    ax.set(ylabel="cores", title="cores per layer")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f} %"
+
+
+def _clip_trace(run: Path, data: Path | None) -> tuple[dict, dict]:
+    """Simulate the first test clip of the run's dataset; (results, card)."""
+    import torch
+
+    from pipeline.export import card_drive, load_card
+    from pipeline.features import FeatureConfig
+    from pipeline.train import load_features
+    from sim.fast import simulate
+    from sim.netx import read_netx
+
+    card = load_card(run / "network.net")
+    raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=("test",),
+                           progress=False)
+    x = raw["test"][0][:1]
+    res = simulate(read_netx(run / "network.net"), card["run_steps"],
+                   bias=card_drive(card, torch.as_tensor(x)), record=("s", "v"))
+    return {k: v[0] for k, v in res.items()}, card
+
+
+def _accuracy_rows(metrics: dict, fast: dict | None, lava: dict | None) -> list[list]:
+    rows = [["float model (surrogate-gradient training)", _pct(metrics.get("test_accuracy")),
+             metrics.get("test_n", "-"), "torch, float32"],
+            ["quantised (Loihi fixed point, before fine-tuning)",
+             _pct(metrics.get("quantized_accuracy")), metrics.get("test_n", "-"),
+             "Loihi-exact forward"],
+            ["after Loihi-exact fine-tuning", _pct(metrics.get("qat_accuracy")),
+             metrics.get("test_n", "-"), "Loihi-exact forward"]]
+    if fast:
+        rows.append(["exported network.net, bit-exact", _pct(fast["accuracy"]), fast["n"],
+                     "sim.fast (what the chip computes)"])
+    if lava:
+        rows.append(["exported network.net in Lava (sample)", _pct(lava["accuracy"]), lava["n"],
+                     "Lava fixed_pt CPU models (oracle)"])
+    return rows
+
+
+def build_report(run: Path, data: Path | None = None, out: Path | None = None) -> Path:
+    """Write OUT/report.html (default RUN/report) with PNGs and metrics.json; returns the path."""
+    run = Path(run)
+    metrics = _read(run, "metrics.json")
+    profiles = _read(run, "profile.json")
+    if metrics is None or profiles is None or not (run / "network.net").exists():
+        raise ScnnError(f"{run}: a report needs metrics.json, profile.json and network.net "
+                        "(run `scnn run` or train, export and profile first)")
+    out = Path(out) if out else run / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    fast, lava = _read(run, "eval_fast.json"), _read(run, "eval_lava.json")
+    res, card = _clip_trace(run, data)
+    neuron_layers = sorted({int(k.split("/")[0][5:]) for k in res})
+    plot_layer_rates(profiles[-1], out / "spike_rates.png")
+    plot_raster_and_traces(res, neuron_layers, card["readout"]["layer"], card["classes"],
+                           out / "raster.png", out / "traces.png")
+    plot_energy(profiles, out / "energy.png")
+    plot_cores(profiles, out / "cores.png")
+    if fast:
+        from pipeline.train import save_confusion
+
+        save_confusion(fast["confusion"], card["classes"], out / "confusion.png",
+                       f"bit-exact: {100 * fast['accuracy']:.2f} %")
+    machine = {"model": card["model"]["name"], "steps": card["steps"],
+               "run_steps": card["run_steps"],
+               "accuracy": {"float": metrics.get("test_accuracy"),
+                            "quantized": metrics.get("quantized_accuracy"),
+                            "qat": metrics.get("qat_accuracy"),
+                            "bit_exact": fast["accuracy"] if fast else None,
+                            "lava_sample": lava["accuracy"] if lava else None,
+                            "lava_sample_n": lava["n"] if lava else None},
+               "chips": {p["chip"]: {k: p[k] for k in ("cores", "chips", "synops", "spikes",
+                                                        "energy_uj", "latency_ms",
+                                                        "inferences_per_s", "sources")}
+                         for p in profiles}}
+    (out / "metrics.json").write_text(json.dumps(machine, indent=2) + "\n")
+    (out / "report.html").write_text(_html(card, metrics, fast, lava, profiles))
+    return out / "report.html"
+
+
+def _html(card: dict, metrics: dict, fast: dict | None, lava: dict | None,
+          profiles: list[dict]) -> str:
+    m = card["model"]
+    chip_rows = [[p["chip"], p["cores"], p["chips"], f"{p['spikes']:.0f}", f"{p['synops']:.0f}",
+                  f"{p['energy_uj']['dynamic']:.2f}", f"{p['energy_uj']['static']:.2f}",
+                  f"{p['latency_ms']:.3f}", f"{p['inferences_per_s']:.0f}",
+                  p["sources"]["energy"]] for p in profiles]
+    ours = [[f"this model on {p['chip']} (modelled)", "FSDD digits, "
+             f"{_pct(fast['accuracy']) if fast else '-'} bit-exact",
+             f"{p['energy_uj']['dynamic']:.2f}", "dynamic", p["sources"]["energy"]]
+            for p in profiles]
+    conv = profiles[-1].get("conventional_uj", {})
+    conv_rows = [[k, f"{v:.2f}"] for k, v in conv.items()]
+    published = [[s, t, f"{e:g}", n, src] for s, t, e, n, src in PUBLISHED]
+    lava_line = ""
+    if lava and fast:
+        by = dict(zip(fast["clips"], fast["predictions"], strict=True))
+        same = sum(by[c] == p for c, p in zip(lava["clips"], lava["predictions"], strict=True))
+        lava_line = (f"<p>Lava cross-check: {same} of {lava['n']} clips give the same "
+                     "prediction in Lava's fixed_pt models as in the fast simulator.</p>")
+    arch = " - ".join([f"{c['channels']}C{c['kernel']}s{c['stride']}" for c in m["convs"]]
+                      + [str(d) for d in m["dense"]] + [str(m["n_classes"])])
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>scnn report: {html.escape(m['name'])}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }}
+td, th {{ border: 1px solid #bbb; padding: 3px 8px; text-align: left; }}
+th {{ background: #eef; }} img {{ max-width: 100%; }} .row {{ display: flex; gap: 1em; }}
+.note {{ color: #555; font-size: 0.85em; }}
+</style></head><body>
+<h1>{html.escape(m['name'])}: SCNN on Loihi fixed point</h1>
+<p>Architecture {html.escape(arch)} (input {m['polarity']} x {m['input_shape'][1]} x
+{m['input_shape'][2]}, LIF beta {m['beta']}, threshold {m['threshold']}), T = {card['steps']}
+steps per clip, {card['run_steps']} chip steps including one step of synaptic delay per layer.
+Front end: {html.escape(card['features']['kind'])}, {card['features']['sample_rate']} Hz.</p>
+<h2>Accuracy on the test split</h2>
+{_table(["model", "accuracy", "clips", "computed by"], _accuracy_rows(metrics, fast, lava))}
+{lava_line}
+<div class="row"><img src="confusion.png" alt="confusion matrix"></div>
+<h2>Activity</h2>
+<div class="row"><img src="spike_rates.png" alt="spike rates"></div>
+<img src="raster.png" alt="raster"><img src="traces.png" alt="membrane traces">
+<h2>Hardware: cores, energy, latency per inference</h2>
+{_table(["chip", "cores", "chips", "spikes", "SynOps", "dynamic uJ", "static uJ",
+         "latency ms", "inferences/s", "energy model"], chip_rows)}
+<div class="row"><img src="energy.png" alt="energy"><img src="cores.png" alt="cores"></div>
+<p class="note">Loihi 1: Davies et al. 2018 per-operation costs. Loihi 2: the same cost
+structure scaled to reproduce the one public Loihi 2 measurement (lava-dl PilotNet LIF,
+1.09 mJ dynamic per inference, 408.9 inferences/s); a calibration, not a validation.</p>
+<h3>Conventional baseline (Horowitz 2014: 4.6 pJ per MAC, 0.9 pJ per AC)</h3>
+{_table(["quantity", "uJ per inference"], conv_rows)}
+<h2>Comparison with published figures</h2>
+{_table(["system", "task", "energy per inference (uJ)", "kind", "source"], ours + published)}
+<p class="note">Published figures are for other networks and tasks (keyword spotting);
+they give scale, not a like-for-like comparison.</p>
+</body></html>
+"""
