@@ -52,8 +52,8 @@ class SCNNConfig:
 
     name: str = "scnn"
     input_shape: tuple[int, int, int] = (1, 32, 32)
-    convs: tuple[ConvSpec, ...] = (ConvSpec(16), ConvSpec(32))
-    dense: tuple[int, ...] = (128,)
+    convs: tuple[ConvSpec, ...] = (ConvSpec(32), ConvSpec(64))
+    dense: tuple[int, ...] = (256,)
     n_classes: int = 10
     neuron: str = "lif"
     steps: int = 8

@@ -68,11 +68,10 @@ def plot_raster_and_traces(res: dict, layers: list[int], readout: int, classes: 
     fig, axes = plt.subplots(len(spiking), 1, figsize=(7, 1.4 * len(spiking) + 0.6), sharex=True,
                              squeeze=False)
     for ax, i in zip(axes[:, 0], spiking, strict=True):
-        s = res[f"layer{i}/s"].reshape(-1, res[f"layer{i}/s"].shape[-1])
-        t, n = np.nonzero(s.T)
-        ax.scatter(t + 1, n, s=0.3, c="k", marker="|")
+        s = res[f"layer{i}/s"].reshape(-1, res[f"layer{i}/s"].shape[-1])  # (neurons, steps)
+        ax.imshow(s, aspect="auto", interpolation="nearest", cmap="Greys", origin="lower",
+                  extent=(0.5, s.shape[1] + 0.5, -0.5, s.shape[0] - 0.5))
         ax.set_ylabel(f"layer {i}\nneuron", fontsize=8)
-        ax.set_ylim(-1, s.shape[0])
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle("spike raster of one test clip (bit-exact simulation)", fontsize=9)
     fig.tight_layout()
@@ -250,7 +249,8 @@ def _html(card: dict, metrics: dict, fast: dict | None, lava: dict | None,
 body {{ font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }}
 td, th {{ border: 1px solid #bbb; padding: 3px 8px; text-align: left; }}
-th {{ background: #eef; }} img {{ max-width: 100%; }} .row {{ display: flex; gap: 1em; }}
+th {{ background: #eef; }} img {{ max-width: 100%; }}
+.row {{ display: flex; gap: 1em; }} .row img {{ max-width: 49%; height: auto; }}
 .note {{ color: #555; font-size: 0.85em; }}
 </style></head><body>
 <h1>{html.escape(m['name'])}: SCNN on Loihi fixed point</h1>

@@ -33,7 +33,7 @@ from hw.errors import ScnnError
 from models.scnn import SCNNConfig, get_config
 from pipeline.data.datasets import AudioDataset, SplitSpec, open_dataset
 from pipeline.data.fetch import resolve_data
-from pipeline.export import card_path, export_netx
+from pipeline.export import card_path, export_netx, load_card
 from pipeline.features import FeatureConfig, Normalizer
 from pipeline.hweval import evaluate_netx
 from pipeline.prepare import split_features
@@ -55,6 +55,7 @@ class RunContext:
     train: TrainConfig = field(default_factory=TrainConfig)
     qat: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=QAT_EPOCHS, lr=QAT_LR))
     lava_clips: int = 20
+    net: Path | None = None
     profile_clips: int | None = None
     splits: SplitSpec = field(default_factory=SplitSpec)
     dataset: AudioDataset | None = None
@@ -71,6 +72,8 @@ def stage_data(ctx: RunContext) -> dict:
 
 
 def stage_features(ctx: RunContext) -> dict:
+    if ctx.net is not None:
+        return {"skipped": f"starting from {ctx.net} (its model card fixes the front end)"}
     assert ctx.dataset is not None
     out: dict = {"config": ctx.features.to_dict(), "shape": list(ctx.features.shape)}
     for split in ("train", "val", "test"):
@@ -114,6 +117,8 @@ def plot_examples(ctx: RunContext, path: Path) -> None:
 
 
 def stage_train(ctx: RunContext) -> dict:
+    if ctx.net is not None:
+        return {"skipped": f"starting from {ctx.net}"}
     assert ctx.dataset is not None and ctx.normalizer is not None
     tensors = {s: (ctx.normalizer(x), y) for s, (x, y) in ctx.tensors.items()}
     metrics = train_run(ctx.model, ctx.train, tensors, ctx.normalizer, ctx.features,
@@ -122,15 +127,34 @@ def stage_train(ctx: RunContext) -> dict:
 
 
 def stage_qat(ctx: RunContext) -> dict:
+    if ctx.net is not None:
+        return {"skipped": f"starting from {ctx.net}"}
     tensors = {s: (ctx.normalizer(x), y) for s, (x, y) in ctx.tensors.items()}
     m = finetune(load_run(ctx.out), ctx.qat, tensors, ctx.out)
     return {k: v for k, v in m.items() if not k.endswith("per_class")}
 
 
 def stage_export(ctx: RunContext) -> dict:
+    if ctx.net is not None:
+        return adopt_network(ctx.net, ctx.out)
     card = export_netx(ctx.out, ctx.out / NET_NAME)
     return {"netx": NET_NAME, "card": card_path(Path(NET_NAME)).name,
             "run_steps": card["run_steps"], "layers": card["readout"]["layer"] + 1}
+
+
+def adopt_network(net: Path, out: Path) -> dict:
+    """Start from an exported NET.net: copy it and its card; the card's training figures
+    become the run's metrics.json (what the report shows as float/QAT accuracy)."""
+    import shutil
+
+    if not net.is_file():
+        raise ScnnError(f"{net}: no such network file")
+    card = load_card(net)
+    shutil.copy(net, out / NET_NAME)
+    write_json(card_path(out / NET_NAME), card)
+    write_json(out / "metrics.json", dict(card.get("accuracy", {}).get("training_run", {})))
+    return {"netx": NET_NAME, "from": str(net), "run_steps": card["run_steps"],
+            "layers": card["readout"]["layer"] + 1}
 
 
 def stage_simulate(ctx: RunContext) -> dict:

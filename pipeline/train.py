@@ -7,9 +7,11 @@ A run directory written by :func:`train_run` holds:
 * ``curve.csv`` / ``curve.png`` — loss and accuracy per epoch
 * ``metrics.json``  — final accuracies, per-class accuracy, training time
 
-Inputs are normalised feature maps (batch, 1, F, N); augmentation shifts each map
-along the frame axis by up to ``shift`` frames (edge frames repeated), so a clip's
-position in the 1 s window matters less.
+Inputs are normalised feature maps (batch, 1, F, N). Augmentation: each map is
+shifted along the frame axis by up to ``shift`` frames (edge frames repeated), so a
+clip's position in the 1 s window matters less, and one band of up to
+``freq_mask`` coefficients and one of up to ``time_mask`` frames is zeroed
+(SpecAugment-style). The loss is cross-entropy with label smoothing.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     shift: int = 3
-    freq_mask: int = 0
-    time_mask: int = 0
-    label_smoothing: float = 0.0
+    freq_mask: int = 4
+    time_mask: int = 4
+    label_smoothing: float = 0.1
     seed: int = 0
     threads: int = 2
 

@@ -65,6 +65,15 @@ def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
         assert f'src="{png}"' in page and (out / "report" / png).stat().st_size > 1000
     machine = json.loads((out / "report" / "metrics.json").read_text())
     assert machine["accuracy"]["bit_exact"] == summary["simulate"]["accuracy"]
+    # start from the exported network instead of training
+    res = scnn("run", "--data", str(mini_fsdd), "--out", str(tmp_path / "again"), "--net",
+               str(out / "network.net"), "--lava-clips", "0")
+    assert res.returncode == 0, res.stderr
+    again = json.loads((tmp_path / "again" / "run.json").read_text())["stages"]
+    assert "skipped" in again["train"] and "skipped" in again["qat"]
+    assert again["simulate"]["accuracy"] == summary["simulate"]["accuracy"]
+    assert again["simulate"]["equals_qat"]
+    assert (tmp_path / "again" / "report" / "report.html").exists()
     assert summary["features"]["n_train"] == 18 and summary["features"]["n_test"] == 30
     saved = json.loads((out / "features.json").read_text())
     assert len(saved["normalization"]["mean"]) == 32

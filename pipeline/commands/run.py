@@ -23,6 +23,9 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         seed: int = typer.Option(0, help="Seed for training."),
         qat_epochs: int = typer.Option(QAT_EPOCHS, help="Epochs of Loihi-exact fine-tuning "
                                        "(0: quantise only)."),
+        net: Path = typer.Option(None, "--net", help="Start from an exported NET.net (with its "
+                                 "model card) instead of training, e.g. "
+                                 "netx_exports/fsdd_scnn.net."),
         lava_clips: int = typer.Option(20, help="Test clips cross-checked in Lava (0: skip; "
                                        "Lava needs seconds per clip)."),
         front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
@@ -35,7 +38,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
                      model=get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed),
                      train=TrainConfig(epochs=epochs, seed=seed),
                      qat=TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed),
-                     lava_clips=lava_clips)
+                     lava_clips=lava_clips, net=net)
     summary = run_pipeline(ctx, echo=typer.echo)
     typer.echo(f"run directory: {out}  (stages: {', '.join(summary)})")
 
