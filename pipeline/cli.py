@@ -14,6 +14,7 @@ import typer
 from hw.errors import ScnnError
 from pipeline.commands import data as data_cmd
 from pipeline.commands import export as export_cmd
+from pipeline.commands import nir_import as nir_import_cmd
 from pipeline.commands import profile as profile_cmd
 from pipeline.commands import report as report_cmd
 from pipeline.commands import run as run_cmd
@@ -32,7 +33,7 @@ app = typer.Typer(
 )
 
 for _module in (data_cmd, run_cmd, train_cmd, export_cmd, sim_cmd, profile_cmd,
-                report_cmd):
+                report_cmd, nir_import_cmd):
     _module.register(app)
 
 

@@ -89,8 +89,30 @@ def export_netx(run_path: Path, out: Path) -> dict:
         card["accuracy"]["training_run"] = {k: m[k] for k in (
             "test_accuracy", "float_accuracy", "quantized_accuracy", "qat_accuracy", "test_n")
             if k in m}
+    card["accuracy"].update(hardware_figures(Path(run_path)))
     card_path(out).write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def hardware_figures(run_path: Path) -> dict:
+    """Bit-exact figures a `scnn run` measured on this network (eval_fast/eval_lava.json)."""
+    out: dict = {}
+    fast = run_path / "eval_fast.json"
+    if not fast.exists():
+        return out
+    f = json.loads(fast.read_text())
+    out["bit_exact"] = {"accuracy": f["accuracy"], "n": f["n"], "split": f["split"],
+                        "backend": "fast", "how": "scnn run stage simulate: every clip of the "
+                        "split driven as the chip would be, readout rule applied"}
+    lava = run_path / "eval_lava.json"
+    if lava.exists():
+        g = json.loads(lava.read_text())
+        by_clip = dict(zip(f["clips"], f["predictions"], strict=True))
+        same = sum(by_clip[c] == p for c, p in zip(g["clips"], g["predictions"], strict=True))
+        out["lava"] = {"accuracy": g["accuracy"], "n": g["n"], "same_prediction_as_fast": same,
+                       "how": "scnn run stage lava: clips spread evenly over the split, run in "
+                       "Lava's fixed_pt CPU models"}
+    return out
 
 
 def load_card(net_path: Path) -> dict:

@@ -8,6 +8,7 @@ import typer
 
 from hw.errors import ScnnError
 from pipeline.export import export_netx
+from pipeline.nir_export import export_nir
 
 
 def export(
@@ -15,13 +16,20 @@ def export(
                                    "loihi.pt used if present, else quantised now)."),
     netx: Path = typer.Option(None, "--netx", help="Write NetX HDF5 here (OUT.net; the model "
                               "card goes to OUT.json)."),
+    nir_out: Path = typer.Option(None, "--nir", help="Write the float model as a NIR graph "
+                                 "here (OUT.nir; continuous-time, dt in its metadata)."),
 ) -> None:
-    """Export a trained SCNN in Loihi fixed point: NetX HDF5 plus a model card."""
-    if netx is None:
-        raise ScnnError("nothing to export: pass --netx OUT.net")
-    card = export_netx(run_dir, netx)
-    typer.echo(f"wrote {netx} ({card['run_steps']} steps per clip, readout layer "
-               f"{card['readout']['layer']}) and {netx.with_suffix('.json')}")
+    """Export a trained SCNN: NetX HDF5 (Loihi fixed point) plus a model card, and/or NIR."""
+    if netx is None and nir_out is None:
+        raise ScnnError("nothing to export: pass --netx OUT.net and/or --nir OUT.nir")
+    if netx is not None:
+        card = export_netx(run_dir, netx)
+        typer.echo(f"wrote {netx} ({card['run_steps']} steps per clip, readout layer "
+                   f"{card['readout']['layer']}) and {netx.with_suffix('.json')}")
+    if nir_out is not None:
+        graph = export_nir(run_dir, nir_out)
+        typer.echo(f"wrote {nir_out} ({len(graph.nodes)} NIR nodes, dt = "
+                   f"{graph.metadata['dt']:g} s)")
 
 
 def register(app: typer.Typer) -> None:

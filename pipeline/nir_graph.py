@@ -1,0 +1,117 @@
+"""Reading a NIR file into an ordered chain of nodes, with shapes checked.
+
+Only feed-forward chains are supported: one Input, one Output, every node with at
+most one predecessor and one successor, no cycles.  Anything else (recurrence,
+branches, Delay, subgraphs, unknown nodes, shapes that do not fit) is a
+:class:`NirError` naming the node.  Shapes are torch order without batch: (C, H, W)
+for maps, (C, L, 1) for 1-D maps (a Conv1d is a 2-D convolution with a 1-wide axis),
+(N,) for vectors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+import numpy as np
+
+from hw.errors import ScnnError
+
+Shape = tuple[int, ...]
+
+LINEAR_OPS = (nir.Conv2d, nir.Conv1d, nir.SumPool2d, nir.AvgPool2d, nir.Affine, nir.Linear,
+              nir.Scale, nir.Flatten)
+NEURONS = (nir.IF, nir.LIF, nir.CubaLIF, nir.LI, nir.I, nir.CubaLI)
+
+
+class NirError(ScnnError):
+    """A NIR graph we cannot read or map (the message names the node)."""
+
+
+def read_graph(path: Path) -> nir.NIRGraph:
+    """``nir.read`` without its type check (we check shapes ourselves, naming the node)."""
+    try:
+        return nir.read(str(path), type_check=False)
+    except FileNotFoundError:
+        raise NirError(f"{path}: no such file") from None
+    except Exception as err:  # noqa: BLE001 - h5py/nir raise many kinds; all mean "bad file"
+        raise NirError(f"{path}: not a readable NIR graph ({type(err).__name__}: {err})") \
+            from None
+
+
+def _single(names: list[str], what: str) -> str:
+    if len(names) != 1:
+        raise NirError(f"graph needs exactly one {what} node, found {sorted(names)}")
+    return names[0]
+
+
+def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
+    """The nodes from Input to Output in order; rejects anything not a simple chain."""
+    nodes, edges = graph.nodes, [(str(a), str(b)) for a, b in graph.edges]
+    for name, node in nodes.items():
+        if isinstance(node, nir.Delay):
+            raise NirError(f"node {name!r} (Delay): synaptic delays are not supported")
+        if isinstance(node, nir.NIRGraph):
+            raise NirError(f"node {name!r} (subgraph): recurrent/nested graphs are not supported")
+        if not isinstance(node, (nir.Input, nir.Output, *LINEAR_OPS, *NEURONS)):
+            raise NirError(f"node {name!r}: unsupported node type {type(node).__name__}")
+    for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise NirError(f"edge ({a!r}, {b!r}) names a node {end!r} not in the graph")
+        if a == b:
+            raise NirError(f"node {a!r}: recurrent edge to itself is not supported")
+    succ: dict[str, str] = {}
+    pred: dict[str, str] = {}
+    for a, b in edges:
+        if a in succ:
+            raise NirError(f"node {a!r}: branches to {succ[a]!r} and {b!r} (only chains)")
+        if b in pred:
+            raise NirError(f"node {b!r}: merges inputs from {pred[b]!r} and {a!r} (only chains)")
+        succ[a], pred[b] = b, a
+    start = _single([k for k, n in nodes.items() if isinstance(n, nir.Input)], "Input")
+    _single([k for k, n in nodes.items() if isinstance(n, nir.Output)], "Output")
+    order, seen = [start], {start}
+    while order[-1] in succ:
+        nxt = succ[order[-1]]
+        if nxt in seen:
+            raise NirError(f"node {nxt!r}: recurrent connection (cycle) is not supported")
+        order.append(nxt)
+        seen.add(nxt)
+    if not isinstance(nodes[order[-1]], nir.Output):
+        raise NirError(f"node {order[-1]!r}: the chain from {start!r} ends without an Output")
+    rest = set(nodes) - seen
+    if rest:
+        raise NirError(f"node {sorted(rest)[0]!r}: not on the chain from Input to Output "
+                       "(recurrent or disconnected)")
+    return [(k, nodes[k]) for k in order]
+
+
+def input_shape(name: str, node: nir.Input) -> Shape:
+    """The Input node's shape in our convention (1-D maps as (C, L, 1))."""
+    shape = np.asarray(node.input_type.get("input"))
+    if shape.ndim != 1 or shape.size not in (1, 2, 3) or (shape < 1).any():
+        raise NirError(f"node {name!r} (Input): shape {shape.tolist()} is not (N,), (C, L) "
+                       "or (C, H, W)")
+    dims = tuple(int(s) for s in shape)
+    return dims + (1,) if len(dims) == 2 else dims
+
+
+def declared(node: nir.NIRNode, key: str) -> Shape | None:
+    """A node's declared input/output shape, if it has one."""
+    types = node.input_type if key == "input" else node.output_type
+    value = (types or {}).get(key)
+    if value is None:
+        return None
+    return tuple(int(s) for s in np.atleast_1d(np.asarray(value)))
+
+
+def check_declared(name: str, node: nir.NIRNode, key: str, ours: Shape) -> None:
+    """A declared shape must equal ours (1-D maps may drop the trailing 1)."""
+    shape = declared(node, key)
+    if shape is None:
+        return
+    alts = {ours, ours[:-1] if len(ours) == 3 and ours[-1] == 1 else ours}
+    if shape not in alts:
+        raise NirError(f"node {name!r} ({type(node).__name__}): declared {key} shape "
+                       f"{list(shape)} does not match the inferred {list(ours)}")

@@ -1,0 +1,227 @@
+"""NIR export (float SCNN -> NIR, run by nirtorch + snntorch) and import (NIR -> Loihi)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from hw.quantize import quantize_model, to_network
+from models.scnn import SCNN, get_config
+from pipeline.nir_check import agreement
+from pipeline.nir_export import DT, model_to_nir, write_graph
+from pipeline.nir_from_network import network_to_nir
+from pipeline.nir_graph import NirError, chain, read_graph
+from pipeline.nir_import import quantize_lowered
+from pipeline.nir_lower import lower
+from pipeline.nir_torch import run_graph, torch_from_nir
+from sim import fast
+from sim.network import networks_equal
+
+torch.set_num_threads(1)
+
+
+def _model(name: str = "model_b", shape=(1, 8, 8), steps: int = 6, seed: int = 0) -> SCNN:
+    """A random SCNN with lively activity (gain, offset and weights scaled up)."""
+    torch.manual_seed(seed)
+    m = SCNN(get_config(name, input_shape=shape, steps=steps))
+    with torch.no_grad():
+        m.in_gain.copy_(1 + torch.rand_like(m.in_gain) * 2)
+        m.in_offset.copy_(torch.rand_like(m.in_offset) * 0.4)
+        for syn in m.synapses:
+            syn.weight.mul_(5)
+    return m
+
+
+def _read_back(graph: nir.NIRGraph, tmp_path: Path) -> nir.NIRGraph:
+    write_graph(graph, tmp_path / "g.nir")
+    return nir.read(tmp_path / "g.nir")  # nir's own reader, with its type check
+
+
+def test_export_reads_back_with_explicit_shapes_and_dt(tmp_path: Path) -> None:
+    g = _read_back(model_to_nir(_model()), tmp_path)
+    assert float(g.metadata["dt"]) == DT and int(g.metadata["steps"]) == 6
+    kinds = {type(n).__name__ for n in g.nodes.values()}
+    assert {"Input", "Conv2d", "Scale", "LIF", "Flatten", "Linear", "I", "Output"} <= kinds
+    for node in g.nodes.values():
+        if isinstance(node, nir.LIF):
+            assert node.tau.shape == node.v_threshold.shape == tuple(node.input_type["input"])
+            assert node.tau.ndim >= 1
+
+
+def test_snntorch_runs_export_with_identical_spikes(tmp_path: Path) -> None:
+    m = _model(steps=6)
+    g = _read_back(model_to_nir(m), tmp_path)
+    x = torch.randn(12, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    out, spikes = run_graph(torch_from_nir(g), x, 6)
+    with torch.no_grad():
+        logits, rec = m(x, record=True)
+    assert [s.shape for s in spikes] == [r.shape for r in rec]
+    assert all(r.sum() > 0 for r in rec[:2])  # the comparison is not vacuous
+    for s, r in zip(spikes, rec, strict=True):
+        assert torch.equal(s.float(), r.float())
+    assert torch.allclose(out[:, -1] / 6, logits, atol=1e-5)
+    assert torch.equal(out[:, -1].argmax(1), logits.argmax(1))
+
+
+def test_import_of_export_equals_our_quantiser() -> None:
+    m = _model("scnn", (1, 12, 12), 3)
+    imp = quantize_lowered(lower(model_to_nir(m), DT, "bias"))
+    q = quantize_model(m)
+    assert networks_equal(imp.net, to_network(q))
+    x = torch.randn(3, 1, 12, 12, generator=torch.Generator().manual_seed(2))
+    assert np.array_equal(imp.input_bias(x), q.drive(x).detach().numpy().transpose(0, 3, 2, 1))
+
+
+def test_round_trip_network_nir_network(tmp_path: Path) -> None:
+    net = quantize_lowered(lower(model_to_nir(_model()), DT, "bias")).net
+    g = read_graph(write_graph(network_to_nir(net), tmp_path / "n.nir"))
+    back = quantize_lowered(lower(g, float(g.metadata["dt"]), "bias"), fixed=True).net
+    assert networks_equal(net, back)
+    kinds = [type(n).__name__ for _, n in chain(g)]  # file order is alphabetical
+    assert kinds == [type(n).__name__ for _, n in chain(network_to_nir(back))]
+    assert kinds == ["Input", "LIF", "Conv2d", "LIF", "Flatten", "Affine", "LIF", "Affine", "I",
+                     "Output"]
+
+
+def test_float_vs_fixed_agreement_of_export() -> None:
+    imp = quantize_lowered(lower(model_to_nir(_model(steps=8)), DT, "bias"))
+    x = torch.randn(16, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    a = agreement(imp, x, 8)
+    assert a.layers[0].count_corr > 0.99 and a.layers[0].float_rate > 0.05
+    assert all(r.count_corr > 0.9 for r in a.layers)
+    assert a.output_agreement >= 0.5
+
+
+def _lif(shape, beta=0.75, thr=1.0, dt=DT):
+    tau = np.full(shape, dt / (1 - beta))
+    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(shape), v_threshold=np.full(shape, thr),
+                   v_reset=np.zeros(shape))
+
+
+def _every_node_graph(dt: float = DT) -> nir.NIRGraph:
+    """Input spikes (2, 8, 8) through every supported node kind (Conv1d: its own test)."""
+    rng = np.random.default_rng(0)
+    f = np.full
+    conv = nir.Conv2d(input_shape=(8, 8), weight=rng.normal(0, 1, (4, 2, 3, 3)), stride=1,
+                      padding=1, dilation=1, groups=1, bias=np.zeros(4))
+    pool = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                         padding=np.array([0, 0]))
+    avg = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                        padding=np.array([0, 0]))
+    tau = f((8,), dt / 0.5)
+    nodes = {
+        "input": nir.Input(input_type=np.array([2, 8, 8])),
+        "conv": conv, "scale": nir.Scale(scale=f((4, 8, 8), 1.5)), "lif": _lif((4, 8, 8)),
+        "sum": pool, "if": nir.IF(r=f((4, 4, 4), 0.5 / dt), v_threshold=f((4, 4, 4), 1.0)),
+        "avg": avg, "cuba": nir.CubaLIF(tau_syn=f((4, 2, 2), dt / 0.5), tau_mem=f((4, 2, 2),
+                                        dt / 0.25), r=f((4, 2, 2), 4.0),
+                                        v_leak=f((4, 2, 2), 0.0), v_threshold=f((4, 2, 2), 1.0),
+                                        w_in=f((4, 2, 2), 1 / 0.5)),
+        "flat": nir.Flatten(input_type=np.array([4, 2, 2]), start_dim=0),
+        "aff": nir.Affine(weight=rng.normal(0, 1, (16, 16)), bias=f(16, 0.1)),
+        "lif2": _lif((16,), 0.9, 0.8),
+        "lin": nir.Linear(weight=rng.normal(0, 1, (8, 16))),
+        "li": nir.LI(tau=tau, r=tau / dt, v_leak=np.zeros(8)),
+        "output": nir.Output(output_type=np.array([8])),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:], strict=True)),
+                        metadata={"dt": dt})
+
+
+def test_every_supported_node_imports_and_agrees(tmp_path: Path) -> None:
+    g = read_graph(write_graph(_every_node_graph(), tmp_path / "all.nir"))
+    imp = quantize_lowered(lower(g, DT, "spikes"))
+    kinds = [layer.kind for layer in imp.net.layers]
+    assert kinds == ["input", "conv", "conv", "conv", "flatten", "dense", "dense"]
+    assert imp.net.layers[3].neuron.du < 4095  # CubaLIF keeps a current decay
+    assert imp.net.layers[-1].neuron.dv > 0 and imp.net.layers[-1].neuron.vth == 131071
+    x = (torch.rand(6, 10, 2, 8, 8, generator=torch.Generator().manual_seed(4)) < 0.3).double()
+    a = agreement(imp, x, 10)
+    assert a.layers[0].float_rate > 0.02
+    assert all(r.count_corr > 0.8 for r in a.layers)
+
+
+def test_conv1d_graph_as_one_wide_conv() -> None:
+    rng = np.random.default_rng(1)
+    nodes = {"input": nir.Input(input_type=np.array([3, 10])),
+             "c": nir.Conv1d(input_shape=10, weight=rng.normal(0, 1, (5, 3, 3)), stride=2,
+                             padding=1, dilation=1, groups=1, bias=np.zeros(5)),
+             "lif": _lif((5, 5)), "output": nir.Output(output_type=np.array([5, 5]))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "c"), ("c", "lif"), ("lif", "output")])
+    imp = quantize_lowered(lower(g, DT, "spikes"))
+    assert imp.net.layers[1].shape == (1, 5, 5)  # Lava (W=1, H=L, C)
+    x = (torch.rand(4, 6, 3, 10, generator=torch.Generator().manual_seed(5)) < 0.4).double()
+    assert agreement(imp, x, 6).layers[0].count_corr > 0.9
+
+
+def test_snntorch_made_graph_imports() -> None:
+    import snntorch as snn
+    from snntorch.export_nir import _extract_snntorch_module
+
+    torch.manual_seed(0)
+    lin, lif = torch.nn.Linear(20, 7), snn.Leaky(beta=torch.full((7,), 0.8),
+                                                    threshold=torch.ones(7))
+    nodes = {"input": nir.Input(input_type=np.array([20])), "fc": _extract_snntorch_module(lin),
+             "lif": _extract_snntorch_module(lif), "output": nir.Output(output_type=np.array([7]))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    imp = quantize_lowered(lower(g, 1e-4, "spikes"))
+    assert imp.net.layers[1].neuron.dv == round(4096 * 0.2)
+    assert np.any(imp.net.layers[1].neuron.bias != 0)  # the Affine bias became the LIF bias
+    x = (torch.rand(8, 12, 20, generator=torch.Generator().manual_seed(6)) < 0.5).double()
+    assert agreement(imp, x, 12).layers[0].count_corr > 0.95
+
+
+def _chain(*named: tuple[str, nir.NIRNode], shape=(4,), edges=None) -> nir.NIRGraph:
+    nodes = {"input": nir.Input(input_type=np.array(shape)), **dict(named)}
+    nodes["output"] = nir.Output(output_type=np.array(shape))
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=edges or list(zip(names[:-1], names[1:], strict=True)),
+                        type_check=False)
+
+
+@pytest.mark.parametrize(("graph", "match"), [
+    (_chain(("d", nir.Delay(delay=np.ones(4)))), "'d' \\(Delay\\)"),
+    (_chain(("t", nir.Threshold(threshold=np.ones(4)))), "'t': unsupported node type Threshold"),
+    (_chain(("fc", nir.Linear(weight=np.eye(4))), ("lif", _lif((4,))),
+            edges=[("input", "fc"), ("fc", "lif"), ("lif", "fc"), ("lif", "output")]),
+     "'fc': merges|'lif': branches"),
+    (_chain(("fc", nir.Linear(weight=np.ones((4, 5)))), ("lif", _lif((4,)))),
+     "'fc' \\(Linear\\): declared input shape \\[5\\] does not match the inferred \\[4\\]"),
+    (_chain(("fc", nir.Linear(weight=np.eye(4))), ("lif", nir.LIF(
+        tau=np.array([1e-3, 1e-3, 2e-3, 1e-3]), r=np.ones(4), v_leak=np.zeros(4),
+        v_threshold=np.ones(4)))), "'lif': tau differs across neurons"),
+    (_chain(("fc", nir.Linear(weight=np.eye(4))), ("lif", nir.LIF(
+        tau=np.ones(4), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4),
+        v_reset=np.full(4, -1.0)))), "'lif': v_reset must be 0"),
+    (_chain(("fc", nir.Linear(weight=np.eye(4))), ("lif", _lif((4,))),
+            ("fc2", nir.Linear(weight=np.eye(4)))), "'fc2': linear nodes after the last neuron"),
+])
+def test_bad_graphs_name_the_node(graph: nir.NIRGraph, match: str) -> None:
+    with pytest.raises(NirError, match=match):
+        quantize_lowered(lower(graph, DT, "spikes"))
+
+
+def test_two_convs_without_neurons_rejected() -> None:
+    w = np.ones((2, 2, 1, 1))
+    conv = {k: nir.Conv2d(input_shape=(4, 4), weight=w, stride=1, padding=0, dilation=1,
+                          groups=1, bias=np.zeros(2)) for k in ("c1", "c2")}
+    g = _chain(*conv.items(), ("lif", _lif((2, 4, 4))), shape=(2, 4, 4))
+    with pytest.raises(NirError, match="'c1' and 'c2'"):
+        lower(g, DT, "spikes")
+
+
+@pytest.mark.lava
+def test_imported_network_runs_in_lava_bit_exact() -> None:
+    from pipeline.nir_check import run_fixed
+    from sim import lava_backend
+
+    imp = quantize_lowered(lower(model_to_nir(_model("model_b", (1, 4, 4), 3)), DT, "bias"))
+    x = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(7))
+    a = run_fixed(imp, x, 3, fast.simulate)
+    b = run_fixed(imp, x, 3, lava_backend.simulate)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

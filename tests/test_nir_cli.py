@@ -1,0 +1,69 @@
+"""``scnn export RUN --nir`` and ``scnn import IN.nir --netx OUT.net`` end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import torch
+from test_export import _tiny_run
+from typer.testing import CliRunner
+
+from hw.errors import ScnnError
+from pipeline.cli import app
+from pipeline.nir_torch import run_graph, torch_from_nir
+from pipeline.train import load_run
+from sim.netx import read_netx
+
+torch.set_num_threads(1)
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_run(tmp_path_factory.mktemp("nir"), steps=4)
+
+
+def test_export_nir_then_import_to_netx(run: Path, tmp_path: Path) -> None:
+    res = _invoke("export", str(run), "--nir", str(tmp_path / "m.nir"))
+    assert res.exit_code == 0, res.output
+    g = nir.read(tmp_path / "m.nir")
+    lr = load_run(run)
+    x = torch.load(run.parent / "raw.pt", weights_only=True)["x"][:10]
+    xn = lr.normalizer(x)
+    out, _ = run_graph(torch_from_nir(g), xn, 4)
+    with torch.no_grad():
+        logits = lr.model(xn)
+    assert torch.equal(out[:, -1].argmax(1), logits.argmax(1))
+    np.save(tmp_path / "inputs.npy", xn.numpy())
+    res = _invoke("import", str(tmp_path / "m.nir"), "--netx", str(tmp_path / "m.net"),
+                  "--data", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert "weight err" in res.output and "output agreement" in res.output
+    assert "of 10 inputs" in res.output
+    assert len(read_netx(tmp_path / "m.net").layers) == 5
+
+
+def test_export_needs_a_target(run: Path) -> None:
+    res = _invoke("export", str(run))
+    assert isinstance(res.exception, ScnnError)
+
+
+def test_import_rejects_bad_files_without_output(tmp_path: Path) -> None:
+    (tmp_path / "bad.nir").write_bytes(b"not hdf5")
+    res = _invoke("import", str(tmp_path / "bad.nir"), "--netx", str(tmp_path / "o.net"))
+    assert isinstance(res.exception, ScnnError) and "bad.nir" in str(res.exception)
+    assert not (tmp_path / "o.net").exists()
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])),
+                            "d": nir.Delay(delay=np.ones(3)),
+                            "output": nir.Output(output_type=np.array([3]))},
+                     edges=[("input", "d"), ("d", "output")])
+    nir.write(tmp_path / "delay.nir", g)
+    res = _invoke("import", str(tmp_path / "delay.nir"), "--netx", str(tmp_path / "o.net"))
+    assert isinstance(res.exception, ScnnError) and "'d' (Delay)" in str(res.exception)
+    assert not (tmp_path / "o.net").exists()
