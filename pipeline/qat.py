@@ -8,6 +8,7 @@ metrics.json with the float, quantised and fine-tuned accuracies.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from dataclasses import asdict
@@ -46,21 +47,43 @@ def load_loihi(run: LoadedRun) -> LoihiSCNN:
     return q
 
 
+def _accuracy(model, data: tuple[torch.Tensor, torch.Tensor]) -> float:
+    return float((predict(model, data[0]) == data[1]).double().mean())
+
+
 def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
              progress: bool = True) -> dict:
-    """Quantise the run's float model, fine-tune it with the exact forward, save a run."""
+    """Quantise the run's float model, fine-tune it with the exact forward, save a run.
+
+    Model selection uses the training split only: the fine-tuned weights are kept when
+    their (un-augmented) training accuracy is at least the quantised model's, else the
+    quantised model is kept. Test accuracies of both candidates are reported, never
+    used. ``qat_accuracy`` is the test accuracy of the kept (exported) model.
+    """
     if run.model.cfg.neuron != "lif":
         raise ScnnError(f"{run.path}: {run.model.cfg.name} is a CNN; convert it to an SNN first")
-    test = tensors.get("test")
-    metrics: dict = {"model": run.model.cfg.name, "source_run": str(run.path)}
+    train, test = tensors["train"], tensors.get("test")
+    metrics: dict = {"model": run.model.cfg.name, "source_run": str(run.path),
+                     "qat_epochs": tcfg.epochs}
     if test is not None:
-        metrics["float_accuracy"] = float((predict(run.model, test[0]) == test[1]).double().mean())
+        metrics["float_accuracy"] = _accuracy(run.model, test)
     torch.manual_seed(tcfg.seed)
     torch.set_num_threads(tcfg.threads)
     q = quantize_model(run.model)
+    quantised_state = copy.deepcopy(q.state_dict())
+    metrics["quantized_train_accuracy"] = _accuracy(q, train)
     if test is not None:
-        metrics["quantized_accuracy"] = float((predict(q, test[0]) == test[1]).double().mean())
-    rows = fit(q, tcfg, tensors["train"], test, progress) if tcfg.epochs > 0 else []
+        metrics["quantized_accuracy"] = _accuracy(q, test)
+    rows = fit(q, tcfg, train, test, progress) if tcfg.epochs > 0 else []
+    metrics["kept"] = "quantised"
+    if rows:
+        metrics["finetuned_train_accuracy"] = _accuracy(q, train)
+        if test is not None:
+            metrics["finetuned_accuracy"] = _accuracy(q, test)
+        if metrics["finetuned_train_accuracy"] >= metrics["quantized_train_accuracy"]:
+            metrics["kept"] = "fine-tuned"
+        else:
+            q.load_state_dict(quantised_state)
     out.mkdir(parents=True, exist_ok=True)
     if out.resolve() != run.path.resolve():
         shutil.copy(run.path / "config.json", out / "config.json")
@@ -68,7 +91,6 @@ def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
     save_loihi(q, out)
     if rows:
         save_curve(rows, out, f"{run.model.cfg.name}: Loihi-exact fine-tuning")
-    metrics["qat_epochs"] = tcfg.epochs
     if test is not None:
         rep = accuracy_report(predict(q, test[0]), test[1], run.model.cfg.n_classes)
         metrics.update({"qat_accuracy": rep["accuracy"], "test_n": rep["n"],
