@@ -81,7 +81,8 @@ def plot_raster_and_traces(res: dict, layers: list[int], readout: int, classes: 
     hidden = spiking[-1]
     v = res[f"layer{hidden}/v"].reshape(-1, res[f"layer{hidden}/v"].shape[-1])
     s = res[f"layer{hidden}/s"].reshape(v.shape)
-    busiest = np.argsort(-s.sum(axis=1))[:4]
+    counts = s.sum(axis=1)  # neurons that fire now and then show both leak and reset
+    busiest = np.argsort(np.abs(counts - s.shape[1] / 3) + 1000 * (counts == 0))[:4]
     steps = np.arange(1, v.shape[1] + 1)
     for n in busiest:
         a1.plot(steps, v[n] / 64, lw=1, label=f"neuron {n}")
