@@ -1,0 +1,45 @@
+"""Hardware-accuracy regression: the committed FSDD network still computes what its card says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.export import load_card
+from pipeline.features import FeatureConfig
+from pipeline.hweval import evaluate_netx, predict_netx, spread
+from pipeline.train import load_features
+from sim.netx import read_netx
+
+NET = Path(__file__).resolve().parents[1] / "netx_exports" / "fsdd_scnn.net"
+
+
+def test_reference_network_loads_and_card_is_consistent() -> None:
+    card = load_card(NET)
+    net = read_netx(NET)
+    assert card["readout"]["layer"] == len(net.layers) - 1
+    assert card["run_steps"] == card["steps"] + card["synapse_layers"]
+    assert net.layers[0].shape == (32, 32, 2)  # (W = frames, H = MFCCs, C = ON/OFF)
+    assert card["accuracy"]["bit_exact"]["accuracy"] >= 0.99
+
+
+def test_bit_exact_accuracy_on_fsdd_equals_the_card(fsdd_dir: Path) -> None:
+    rep = evaluate_netx(NET, fsdd_dir, "fast", None, "test", progress=False)
+    card = load_card(NET)
+    assert rep["n"] == card["accuracy"]["bit_exact"]["n"] == 300
+    assert rep["accuracy"] == card["accuracy"]["bit_exact"]["accuracy"]
+
+
+@pytest.mark.lava
+def test_lava_readout_equals_fast_on_reference_clips(fsdd_dir: Path) -> None:
+    card = load_card(NET)
+    net = read_netx(NET)
+    raw, _ = load_features(fsdd_dir, FeatureConfig.from_dict(card["features"]), ("test",),
+                           progress=False)
+    x = raw["test"][0][spread(300, 3)]
+    pred_fast, v_fast = predict_netx(net, card, x, "fast")
+    pred_lava, v_lava = predict_netx(net, card, x, "lava")
+    assert np.array_equal(v_fast, v_lava)  # readout voltages, bit for bit
+    assert np.array_equal(pred_fast, pred_lava)
