@@ -28,8 +28,6 @@ parameter is an explicit array of the node's shape (no scalars).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import nir
@@ -37,6 +35,7 @@ import numpy as np
 
 from hw.errors import ScnnError
 from models.scnn import SCNN
+from sim.atomic import atomic_output
 
 DT = 1e-4  # seconds per step; snntorch's NIR import/export assume the same
 PRODUCER = "scnn-pipeline"
@@ -123,15 +122,8 @@ def model_to_nir(model: SCNN, dt: float = DT) -> nir.NIRGraph:
 def write_graph(graph: nir.NIRGraph, path: Path) -> Path:
     """Write ``graph`` with ``nir.write`` atomically (temp file, rename): no half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".nir.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

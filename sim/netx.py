@@ -15,8 +15,6 @@ One lookup table per boundary: ``READERS`` (file type -> reader) and
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from hw import fixed_point as fx
 from hw.errors import ScnnError
+from sim.atomic import atomic_output
 from sim.network import LIF, Conv, Dense, Flatten, Input, Layer, Network, Shape
 
 _LIF_TYPES = ("CUBA", "LOIHI")
@@ -294,21 +293,13 @@ WRITERS: dict[str, Callable[[h5py.Group, Layer], None]] = {
 def write_netx(net: Network, path: str | Path) -> Path:
     """Write ``net`` as a NetX .net file lava-dl loads (atomically: temp file, rename)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(suffix=".net.tmp", dir=path.parent if path.parent.exists()
-                               else None)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            layers = f.create_group("layer")
-            for i, layer in enumerate(net.layers):
-                try:
-                    WRITERS[layer.kind](layers.create_group(str(i)), layer)
-                except ScnnError as err:
-                    raise NetxError(f"{path}: layer {i} ({layer.kind}): {err}") from err
-            sim = f.create_group("simulation")
-            sim.create_dataset("Ts", data=np.int64(1))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+        layers = f.create_group("layer")
+        for i, layer in enumerate(net.layers):
+            try:
+                WRITERS[layer.kind](layers.create_group(str(i)), layer)
+            except ScnnError as err:
+                raise NetxError(f"{path}: layer {i} ({layer.kind}): {err}") from err
+        sim = f.create_group("simulation")
+        sim.create_dataset("Ts", data=np.int64(1))
     return path

@@ -13,27 +13,18 @@ objects, one per chip, in the order loihi1, loihi2.  Figures are means per infer
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
 from hw.errors import ScnnError
+from sim.atomic import atomic_output
 
 
 def _write_json(out: Path, obj: object) -> None:
     """Write atomically (no half-written output)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json.tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(out) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def profile(

@@ -9,8 +9,6 @@ steps) per neuron layer i (NetX layer index), ``[..., t]`` after step t + 1.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 import typer
 
 from hw.errors import ScnnError
+from sim.atomic import atomic_output
 from sim.drive import VARIABLES
 
 
@@ -71,15 +70,8 @@ def _load_array(path: Path | None, what: str) -> np.ndarray | None:
 
 def _save(out: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the .npz atomically (no half-written output)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(out) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
