@@ -30,13 +30,8 @@ from snntorch import surrogate
 from torch import nn
 from torch.nn import functional as F
 
-from hw.fixed_point import ACT_SHIFT, DECAY_UNITY, UV_LIMIT, V_MAX, VTH_SHIFT
-
-
-def wrap_current(x: torch.Tensor) -> torch.Tensor:
-    """Lava's two-sided wrap of u (see hw.fixed_point.wrap_current), on torch tensors."""
-    period = 2 * UV_LIMIT
-    return torch.where(x > UV_LIMIT, x - period, torch.where(x <= -UV_LIMIT, x + period, x))
+from hw.fixed_point import ACT_SHIFT, DECAY_UNITY, V_MAX, VTH_SHIFT
+from sim.fast import wrap_current
 
 
 def ste(x: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:

@@ -58,7 +58,7 @@ def _wrap(x: torch.Tensor, bits: int) -> torch.Tensor:
     return x - full * torch.floor((x + half) / full)
 
 
-def _wrap_current(x: torch.Tensor) -> torch.Tensor:
+def wrap_current(x: torch.Tensor) -> torch.Tensor:
     """Lava's one-period two-sided wrap of u (see ``hw.fixed_point.wrap_current``)."""
     lim = float(fx.UV_LIMIT)
     return torch.where(x > lim, x - 2 * lim, torch.where(x <= -lim, x + 2 * lim, x))
@@ -77,7 +77,7 @@ def lif_step(a_in: torch.Tensor, state: State, p: LifParams) -> tuple[torch.Tens
         act = _wrap(act, 32)
     u_new = act if p.decay_u is None else torch.mul(u, p.decay_u).trunc_().add_(act)
     if p.wrap:
-        u_new = _wrap_current(_wrap(u_new, 32))
+        u_new = wrap_current(_wrap(u_new, 32))
     v_new = v + u_new if p.decay_v is None else torch.mul(v, p.decay_v).trunc_().add_(u_new)
     v_new.add_(p.bias)
     if p.wrap:

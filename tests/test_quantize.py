@@ -10,8 +10,9 @@ from hw.chips import LOIHI1, LOIHI2
 from hw.errors import HardwareRuleError
 from hw.quantize import decay_from_beta, quantize_model, quantize_weights
 from hw.rules import check_bias, check_decay, check_threshold, check_weight_grid
-from models.loihi import rtz_decay, wrap_current
+from models.loihi import rtz_decay
 from models.scnn import SCNN, get_config
+from sim.fast import wrap_current
 
 
 def test_weight_grid_is_even_8bit() -> None:
