@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.errors import ScnnError
+from pipeline.plots import pyplot, save_figure
 
 PUBLISHED = [  # system, task, energy per inference (uJ), note, source
     ("Loihi 1 (Wolf Mountain)", "keyword spotting, 93.8 %", 270.0, "dynamic",
@@ -31,22 +32,13 @@ PUBLISHED = [  # system, task, energy per inference (uJ), note, source
 ]
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _read(run: Path, name: str) -> dict | list | None:
     path = run / name
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def plot_layer_rates(profile: dict, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     layers = profile["layers"]
     steps = profile["steps"]
     names = [f"{x['layer']}:{x['kind']}" for x in layers]
@@ -55,15 +47,13 @@ def plot_layer_rates(profile: dict, path: Path) -> None:
     ax.bar(names, [100 * r for r in rates], color="#4878a8")
     ax.set(ylabel="spikes per neuron per step (%)", title="spike rate per layer (mean per clip)")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_raster_and_traces(res: dict, layers: list[int], readout: int, classes: list[str],
                            path_raster: Path, path_traces: Path) -> None:
     """Raster of every spiking layer and voltage traces for one clip."""
-    plt = _plt()
+    plt = pyplot()
     spiking = [i for i in layers if i != readout]
     fig, axes = plt.subplots(len(spiking), 1, figsize=(7, 1.4 * len(spiking) + 0.6), sharex=True,
                              squeeze=False)
@@ -74,9 +64,7 @@ def plot_raster_and_traces(res: dict, layers: list[int], readout: int, classes: 
         ax.set_ylabel(f"layer {i}\nneuron", fontsize=8)
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle("spike raster of one test clip (bit-exact simulation)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path_raster, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path_raster)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3))
     hidden = spiking[-1]
     v = res[f"layer{hidden}/v"].reshape(-1, res[f"layer{hidden}/v"].shape[-1])
@@ -95,13 +83,11 @@ def plot_raster_and_traces(res: dict, layers: list[int], readout: int, classes: 
                 label=classes[c] if c < len(classes) else str(c))
     a2.set(xlabel="time step", ylabel="v / 64", title="readout voltages (argmax at the end wins)")
     a2.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path_traces, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path_traces)
 
 
 def plot_energy(profiles: list[dict], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     kinds = sorted({k for p in profiles for k in p["energy_uj"]["dynamic_parts"]})
     bottom = np.zeros(len(profiles))
@@ -113,13 +99,11 @@ def plot_energy(profiles: list[dict], path: Path) -> None:
            bottom=bottom, label="static", color="#cccccc")
     ax.set(ylabel="energy per inference (uJ)", title="energy per inference by operation kind")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_cores(profiles: list[dict], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     width = 0.8 / len(profiles)
     for j, p in enumerate(profiles):
@@ -130,9 +114,7 @@ def plot_cores(profiles: list[dict], path: Path) -> None:
                   [f"{x['layer']}:{x['kind']}" for x in first])
     ax.set(ylabel="cores", title="cores per layer")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _table(header: list[str], rows: list[list]) -> str:

@@ -36,6 +36,7 @@ from pipeline.data.fetch import resolve_data
 from pipeline.export import card_path, export_netx, load_card
 from pipeline.features import FeatureConfig, Normalizer
 from pipeline.hweval import evaluate_netx
+from pipeline.plots import pyplot, save_figure
 from pipeline.prepare import split_features
 from pipeline.qat import QAT_EPOCHS, QAT_LR, finetune
 from pipeline.train import TrainConfig, load_run, save_confusion, train_run
@@ -94,10 +95,7 @@ def stage_features(ctx: RunContext) -> dict:
 
 def plot_examples(ctx: RunContext, path: Path) -> None:
     """One normalised training feature map per class (up to 10), as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     x, y = ctx.tensors["train"]
     assert ctx.normalizer is not None and ctx.dataset is not None
@@ -111,9 +109,7 @@ def plot_examples(ctx: RunContext, path: Path) -> None:
         ax.set_yticks([])
     axes[0][0].set_ylabel(f"{ctx.features.kind} coef")
     fig.suptitle(f"{ctx.features.kind} features, normalised (x: frame)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def stage_train(ctx: RunContext) -> dict:

@@ -30,6 +30,7 @@ from torch import nn
 from hw.errors import ScnnError
 from models.scnn import SCNN, SCNNConfig
 from pipeline.features import FeatureConfig, Normalizer
+from pipeline.plots import pyplot, save_figure
 
 
 @dataclass(frozen=True)
@@ -145,10 +146,7 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
 
 def save_curve(rows: list[dict], out: Path, title: str) -> None:
     """curve.csv and curve.png (loss and accuracies per epoch)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     keys = list(rows[0])
     with (out / "curve.csv").open("w", newline="") as fh:
@@ -166,17 +164,12 @@ def save_curve(rows: list[dict], out: Path, title: str) -> None:
     a2.legend()
     a2.grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "curve.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out / "curve.png")
 
 
 def save_confusion(conf: list[list[int]], classes: list[str], path: Path, title: str) -> None:
     """Confusion matrix (rows: true, columns: predicted) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     m = np.asarray(conf)
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
@@ -187,9 +180,7 @@ def save_confusion(conf: list[list[int]], classes: list[str], path: Path, title:
                     color="white" if val > m.max() / 2 else "black")
     ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes,
            yticklabels=classes, xlabel="predicted", ylabel="true", title=title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def save_run(out: Path, model: SCNN, tcfg: TrainConfig, fcfg: FeatureConfig,
