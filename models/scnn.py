@@ -16,7 +16,9 @@ state_dict plus the config's JSON. Topology, per time step ``t`` (direct drive):
 
 With the rate drive the input LIF is replaced by Bernoulli spikes (pipeline.encode.rate)
 fed to the first convolution. The CNN twin (``neuron = "relu"``) has the same
-layers with ReLU instead of LIF, one pass, no time.
+layers with ReLU instead of LIF, one pass, no time: ``relu(gain * [x, -x] + offset)``
+stands for the input layer's firing rate, so the twin is a bias-free ReLU network
+end to end and converts to the SNN layer by layer (:mod:`pipeline.convert`).
 
 Layout: x (batch, C, F, N) = (batch, channel, freq, frame).
 """
@@ -180,13 +182,17 @@ class SCNN(nn.Module):
     def forward(self, x: torch.Tensor, record: bool = False):
         """Logits (batch, n_classes); with ``record`` also the spikes per layer and step.
 
-        Recorded spikes: list over layers of (batch, T, *layer_shape) tensors.
+        Recorded spikes: list over layers of (batch, T, *layer_shape) tensors; for the
+        CNN twin the ReLU activations of the same layers, (batch, *layer_shape).
         """
         if self.cfg.neuron == "relu":
-            h = self.input_current(x)
+            h = torch.relu(self.input_current(x))
+            acts = [h]
             for k in range(len(self.synapses)):
                 h = torch.relu(self._synapse(k, h))
-            return (self.readout(h.flatten(1)), []) if record else self.readout(h.flatten(1))
+                acts.append(h)
+            logits = self.readout(h.flatten(1))
+            return (logits, acts) if record else logits
         return self._run_snn(x, record)
 
     def _run_snn(self, x: torch.Tensor, record: bool):
@@ -209,7 +215,7 @@ class SCNN(nn.Module):
                 s, v[k + 1] = self.neurons[k + 1](self._synapse(k, s), v[k + 1])
                 if record:
                     trace[k + 1].append(s)
-            out = out + self.readout(s)
+            out = out + self.readout(s.flatten(1))
         logits = out / cfg.steps
         if not record:
             return logits

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from hw.errors import ScnnError
+from pipeline.commands import convert as convert_cmd
 from pipeline.commands import data as data_cmd
 from pipeline.commands import export as export_cmd
 from pipeline.commands import nir_import as nir_import_cmd
@@ -32,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (data_cmd, run_cmd, train_cmd, export_cmd, sim_cmd, profile_cmd,
+for _module in (data_cmd, run_cmd, train_cmd, convert_cmd, export_cmd, sim_cmd, profile_cmd,
                 report_cmd, nir_import_cmd):
     _module.register(app)
 

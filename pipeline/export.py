@@ -89,6 +89,8 @@ def export_netx(run_path: Path, out: Path) -> dict:
         card["accuracy"]["training_run"] = {k: m[k] for k in (
             "test_accuracy", "float_accuracy", "quantized_accuracy", "qat_accuracy", "test_n")
             if k in m}
+        if "conversion" in m:
+            card["conversion"] = m["conversion"]
     card["accuracy"].update(hardware_figures(Path(run_path)))
     card_path(out).write_text(json.dumps(card, indent=2) + "\n")
     return card

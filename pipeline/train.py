@@ -253,6 +253,13 @@ def load_splits(data: Path | None, fcfg: FeatureConfig, splits=("train", "test")
     return {s: (norm(x), y) for s, (x, y) in raw.items()}, norm, classes
 
 
+def run_tensors(run: LoadedRun, data: Path | None, cache_dir: Path | None = None,
+                splits=("train", "test"), progress: bool = True) -> dict:
+    """{split: (features normalised as the run was trained, labels)} of a dataset."""
+    raw, _ = load_features(data, run.features, splits, cache_dir=cache_dir, progress=progress)
+    return {s: (run.normalizer(x), y) for s, (x, y) in raw.items()}
+
+
 def train_run(mcfg: SCNNConfig, tcfg: TrainConfig, tensors: dict, norm: Normalizer,
               fcfg: FeatureConfig, classes: list[str], out: Path, progress: bool = True) -> dict:
     """Train, evaluate on the test split and write the run directory; returns metrics."""

@@ -20,6 +20,7 @@ from pipeline.train import (
     load_run,
     load_splits,
     predict,
+    run_tensors,
     save_confusion,
     train_run,
 )
@@ -87,9 +88,7 @@ def finetune_cmd(
     seed: int = typer.Option(0, help="Seed for shuffling and augmentation."),
 ) -> None:
     """Quantise a float SCNN to Loihi fixed point and fine-tune it with the exact forward."""
-    run = load_run(run_dir)
-    raw, _ = load_features(data, run.features, cache_dir=run_dir.parent / ".feature-cache")
-    tensors = {s: (run.normalizer(x), y) for s, (x, y) in raw.items()}
+    tensors = run_tensors(load_run(run_dir), data, run_dir.parent / ".feature-cache")
     _finetune(run_dir, out or run_dir, tensors, TrainConfig(epochs=epochs, lr=lr, seed=seed))
 
 
