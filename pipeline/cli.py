@@ -20,6 +20,7 @@ from pipeline.commands import profile as profile_cmd
 from pipeline.commands import report as report_cmd
 from pipeline.commands import run as run_cmd
 from pipeline.commands import sim as sim_cmd
+from pipeline.commands import sweep as sweep_cmd
 from pipeline.commands import train as train_cmd
 
 app = typer.Typer(
@@ -34,7 +35,7 @@ app = typer.Typer(
 )
 
 for _module in (data_cmd, run_cmd, train_cmd, convert_cmd, export_cmd, sim_cmd, profile_cmd,
-                report_cmd, nir_import_cmd):
+                report_cmd, nir_import_cmd, sweep_cmd):
     _module.register(app)
 
 

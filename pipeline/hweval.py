@@ -61,9 +61,22 @@ def predict_netx(net, card: dict, feats: torch.Tensor, backend: str = "fast",
     return v.argmax(axis=1), v
 
 
+def _predict_shard(idx: np.ndarray, net, card: dict, feats: torch.Tensor,
+                   backend: str) -> np.ndarray:
+    """One Ray task's share of :func:`predict_netx` (predictions only)."""
+    torch.set_num_threads(1)
+    return predict_netx(net, card, feats[idx], backend)[0]
+
+
 def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
-                  limit: int | None = None, split: str = "test", progress: bool = True) -> dict:
-    """Accuracy of NET.net (with its model card) on a split; JSON-ready figures."""
+                  limit: int | None = None, split: str = "test", progress: bool = True,
+                  workers: int = 1, address: str | None = None) -> dict:
+    """Accuracy of NET.net (with its model card) on a split; JSON-ready figures.
+
+    ``workers > 1`` spreads contiguous shards of the clips over Ray tasks (a local Ray,
+    or the cluster at ``address``); every clip is simulated exactly as in one process,
+    so the figures are identical.
+    """
     card = load_card(net_path)
     net = read_netx(net_path)
     fcfg = FeatureConfig.from_dict(card["features"])
@@ -72,9 +85,18 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
         raise ScnnError(f"split {split!r} is empty in this dataset")
     x, y = raw[split]
     idx = spread(len(y), limit)
-    pred, _ = predict_netx(net, card, x[idx], backend, progress=progress)
+    if workers > 1:
+        if backend != "fast":
+            raise ScnnError("--workers spreads the fast backend only; Lava runs one process")
+        from pipeline.raypool import map_shards, ray_session
+
+        with ray_session(address, workers):
+            pred = np.concatenate(map_shards(_predict_shard, len(idx), workers, net, card,
+                                             x[idx], backend))
+    else:
+        pred, _ = predict_netx(net, card, x[idx], backend, progress=progress)
     rep = accuracy_report(torch.from_numpy(pred), y[idx], len(card["classes"]))
     rep.update({"backend": backend, "network": str(net_path), "split": split,
                 "run_steps": card["run_steps"], "clips": idx.tolist(),
-                "predictions": pred.tolist()})
+                "predictions": pred.tolist(), "workers": workers})
     return rep

@@ -120,10 +120,22 @@ def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1) -> 
     }
 
 
+def _activity_shard(idx: np.ndarray, net: Network, card: dict, feats: torch.Tensor,
+                    batch: int) -> Activity:
+    """One Ray task's share of :func:`simulate_activity`."""
+    torch.set_num_threads(1)
+    return simulate_activity(net, card, feats[idx], batch)
+
+
 def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("loihi2",),
                  limit: int | None = None, split: str = "test", batch: int = 16,
-                 max_chips: int = 1, progress: bool = True) -> list[dict]:
-    """Profiles (one per chip) of NET.net on ``limit`` clips of a split of ``data``."""
+                 max_chips: int = 1, progress: bool = True, workers: int = 1,
+                 address: str | None = None) -> list[dict]:
+    """Profiles (one per chip) of NET.net on ``limit`` clips of a split of ``data``.
+
+    ``workers > 1`` simulates contiguous shards of the clips as Ray tasks and merges
+    their integer counts: the profile is identical to one process's.
+    """
     card = load_card(net_path)
     net = read_netx(net_path)
     raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=(split,),
@@ -132,7 +144,16 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
         raise ScnnError(f"split {split!r} is empty in this dataset")
     x, _ = raw[split]
     idx = spread(len(x), limit)
-    act = simulate_activity(net, card, x[idx], batch, progress)
+    if workers > 1:
+        from pipeline.raypool import map_shards, ray_session
+
+        with ray_session(address, workers):
+            parts = map_shards(_activity_shard, len(idx), workers, net, card, x[idx], batch)
+        act = parts[0]
+        for part in parts[1:]:
+            act = act.merge(part)
+    else:
+        act = simulate_activity(net, card, x[idx], batch, progress)
     out = []
     for chip in chips:
         rec = chip_profile(net, act, chip, max_chips)

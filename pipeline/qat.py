@@ -52,13 +52,14 @@ def _accuracy(model, data: tuple[torch.Tensor, torch.Tensor]) -> float:
 
 
 def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
-             progress: bool = True) -> dict:
+             progress: bool = True, percentile: float = 100.0) -> dict:
     """Quantise the run's float model, fine-tune it with the exact forward, save a run.
 
     Model selection uses the training split only: the fine-tuned weights are kept when
     their (un-augmented) training accuracy is at least the quantised model's, else the
     quantised model is kept. Test accuracies of both candidates are reported, never
     used. ``qat_accuracy`` is the test accuracy of the kept (exported) model.
+    ``percentile``: the quantiser's weight-scale percentile (``hw.quantize``).
     """
     if run.model.cfg.neuron != "lif":
         raise ScnnError(f"{run.path}: {run.model.cfg.name} is a CNN; convert it to an SNN first")
@@ -69,7 +70,7 @@ def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
         metrics["float_accuracy"] = _accuracy(run.model, test)
     torch.manual_seed(tcfg.seed)
     torch.set_num_threads(tcfg.threads)
-    q = quantize_model(run.model)
+    q = quantize_model(run.model, percentile=percentile)
     quantised_state = copy.deepcopy(q.state_dict())
     metrics["quantized_train_accuracy"] = _accuracy(q, train)
     if test is not None:

@@ -228,13 +228,17 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 
 def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test"),
-                  cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True):
-    """Dataset -> ({split: (raw features, labels)} for the non-empty splits, class names)."""
+                  cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True,
+                  spec=None):
+    """Dataset -> ({split: (raw features, labels)} for the non-empty splits, class names).
+
+    ``spec``: a :class:`pipeline.data.datasets.SplitSpec` (default: the official split).
+    """
     from pipeline.data.datasets import open_dataset
     from pipeline.data.fetch import resolve_data
     from pipeline.prepare import split_features
 
-    ds = open_dataset(resolve_data(data))
+    ds = open_dataset(resolve_data(data), splits=spec)
     raw = {s: split_features(ds, s, fcfg, skip_bad=skip_bad, cache_dir=cache_dir,
                              progress=progress)[:2] for s in splits if ds.split(s)}
     return raw, ds.classes

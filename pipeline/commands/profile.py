@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 
 from hw.errors import ScnnError
+from pipeline.commands.options import ADDRESS_OPTION, WORKERS_OPTION
 from sim.atomic import atomic_output
 
 
@@ -37,6 +38,8 @@ def profile(
     split: str = typer.Option("test", "--split", help="Dataset split to drive."),
     batch: int = typer.Option(16, "--batch", help="Clips per simulation batch."),
     max_chips: int = typer.Option(1, "--max-chips", help="Spread over up to N chips."),
+    workers: int = WORKERS_OPTION,
+    address: str = ADDRESS_OPTION,
 ) -> None:
     """Spikes, SynOps, cores, energy and latency per inference on Loihi 1 / Loihi 2."""
     from pipeline.profile import chip_names, profile_netx
@@ -46,7 +49,8 @@ def profile(
     if batch < 1 or max_chips < 1:
         raise ScnnError("--batch and --max-chips must be >= 1")
     names = chip_names(chip)
-    recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True)
+    recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True,
+                        workers=workers, address=address)
     _write_json(out, recs if chip == "all" else recs[0])
     for r in recs:
         typer.echo(f"{r['chip']}: {r['cores']} cores on {r['chips']} chip(s), "

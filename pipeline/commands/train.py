@@ -9,6 +9,7 @@ import typer
 
 from hw.errors import ScnnError
 from models.scnn import FAMILY, get_config
+from pipeline.commands.options import ADDRESS_OPTION, WORKERS_OPTION
 from pipeline.export import load_card
 from pipeline.features import FeatureConfig
 from pipeline.hweval import evaluate_netx
@@ -103,6 +104,8 @@ def evaluate(
                                 "lava (Lava fixed_pt on CPU, slow)."),
     limit: int = typer.Option(None, help="For .net files: evaluate this many clips, spread "
                               "evenly over the split."),
+    workers: int = WORKERS_OPTION,
+    address: str = ADDRESS_OPTION,
 ) -> None:
     """Evaluate on a split: accuracy, per-class accuracy, confusion matrix PNG.
 
@@ -111,7 +114,7 @@ def evaluate(
     front end, drive, steps and readout rule).
     """
     if target.suffix == ".net":
-        _evaluate_netx(target, data, split, json_out, backend, limit)
+        _evaluate_netx(target, data, split, json_out, backend, limit, workers, address)
         return
     if not target.is_dir():
         raise ScnnError(f"{target}: expected a run directory or a .net file")
@@ -135,10 +138,11 @@ def evaluate(
 
 
 def _evaluate_netx(net: Path, data: Path | None, split: str, json_out: Path | None,
-                   backend: str, limit: int | None) -> None:
+                   backend: str, limit: int | None, workers: int = 1,
+                   address: str | None = None) -> None:
     if not net.exists():
         raise ScnnError(f"{net}: no such file")
-    rep = evaluate_netx(net, data, backend, limit, split)
+    rep = evaluate_netx(net, data, backend, limit, split, workers=workers, address=address)
     typer.echo(f"{net.name} ({backend}, bit-exact) on {split}: accuracy "
                f"{100 * rep['accuracy']:.2f} % ({rep['n']} clips, {rep['run_steps']} steps)")
     for cls, acc in zip(load_card(net)["classes"], rep["per_class"], strict=True):
