@@ -56,8 +56,9 @@ def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
     """Quantise the run's float model, fine-tune it with the exact forward, save a run.
 
     Model selection uses the training split only: the fine-tuned weights are kept when
-    their (un-augmented) training accuracy is at least the quantised model's, else the
-    quantised model is kept. Test accuracies of both candidates are reported, never
+    their (un-augmented) training accuracy is higher than the quantised model's, else
+    the quantised model is kept (fine-tuning repairs quantisation loss; with no loss
+    to repair on the training split the quantised float model stays). Test accuracies of both candidates are reported, never
     used. ``qat_accuracy`` is the test accuracy of the kept (exported) model.
     ``percentile``: the quantiser's weight-scale percentile (``hw.quantize``).
     """
@@ -81,7 +82,7 @@ def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
         metrics["finetuned_train_accuracy"] = _accuracy(q, train)
         if test is not None:
             metrics["finetuned_accuracy"] = _accuracy(q, test)
-        if metrics["finetuned_train_accuracy"] >= metrics["quantized_train_accuracy"]:
+        if metrics["finetuned_train_accuracy"] > metrics["quantized_train_accuracy"]:
             metrics["kept"] = "fine-tuned"
         else:
             q.load_state_dict(quantised_state)

@@ -333,11 +333,37 @@ def report_html(rows: list[dict], summary: dict, keys: list[str]) -> str:
         f"<h2>Trials</h2><table><tr>{head}</tr>{body}</table></body></html>\n")
 
 
-def run_sweep(sweep: SweepConfig, out: Path, data: Path | None = None,
-              address: str | None = None, progress: bool = True) -> dict:
-    """Run the sweep on a local Ray (or the cluster at ``address``); write the outputs."""
+def _tune(sweep: SweepConfig, raw: dict, norm: dict, features: dict, classes: list[str],
+          out: str, progress: bool) -> list[dict]:
+    """Build and fit the Tuner; one row per trial. Runs where the Tune driver runs."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, sweep=sweep, raw=raw, norm=norm, features=features,
+                             classes=classes, out=out),
+        {"cpu": sweep.cpus_per_trial})
+    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=sweep.epochs,
+                              grace_period=min(sweep.grace_epochs, sweep.epochs),
+                              reduction_factor=sweep.reduction_factor)
+    tuner = tune.Tuner(
+        trainable, param_space=tune_space(sweep.space),
+        tune_config=tune.TuneConfig(metric="val_accuracy", mode="max",
+                                    num_samples=sweep.samples, scheduler=scheduler),
+        run_config=tune.RunConfig(storage_path=str(Path(out) / "ray"), name="tune",
+                                  verbose=1 if progress else 0))
+    return collect(tuner.fit(), sweep)
+
+
+def run_sweep(sweep: SweepConfig, out: Path, data: Path | None = None,
+              address: str | None = None, progress: bool = True) -> dict:
+    """Run the sweep on a local Ray (or the cluster at ``address``); write the outputs.
+
+    Through Ray Client (``ray://``) the Tune driver itself runs as a task on the cluster
+    (Tune's parameter registry lives with its driver), so ``out`` must be a path the
+    cluster's workers can write and this machine can read.
+    """
+    import ray
 
     from pipeline.raypool import ray_session
     from pipeline.train import load_features
@@ -354,20 +380,10 @@ def run_sweep(sweep: SweepConfig, out: Path, data: Path | None = None,
                         f"{list(sweep.val_indices)}")
     norm = Normalizer.fit(raw["train"][0])
     out.mkdir(parents=True, exist_ok=True)
-    trainable = tune.with_resources(
-        tune.with_parameters(run_trial, sweep=sweep, raw=raw, norm=norm.to_dict(),
-                             features=fcfg.to_dict(), classes=classes, out=str(out)),
-        {"cpu": sweep.cpus_per_trial})
-    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=sweep.epochs,
-                              grace_period=min(sweep.grace_epochs, sweep.epochs),
-                              reduction_factor=sweep.reduction_factor)
+    args = (sweep, raw, norm.to_dict(), fcfg.to_dict(), classes, str(out), progress)
     with ray_session(address):
-        tuner = tune.Tuner(
-            trainable, param_space=tune_space(sweep.space),
-            tune_config=tune.TuneConfig(metric="val_accuracy", mode="max",
-                                        num_samples=sweep.samples, scheduler=scheduler),
-            run_config=tune.RunConfig(storage_path=str(out / "ray"), name="tune",
-                                      verbose=1 if progress else 0))
-        results = tuner.fit()
-        rows = collect(results, sweep)
+        if address and address.startswith("ray://"):
+            rows = ray.get(ray.remote(num_cpus=0)(_tune).remote(*args))
+        else:
+            rows = _tune(*args)
     return write_outputs(rows, sweep, out)
