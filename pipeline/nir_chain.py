@@ -2,9 +2,12 @@
 
 A chain ``ops`` (see ``pipeline.nir_ops``) fed ``in_shape`` becomes either
 
-* a convolution: at most one Conv (conv or pool) with Scales before it that are
-  constant per input channel (``W[:, c] *= s_c``) and Scales after it constant per
-  output channel (``W[o] *= s_o``, ``b[o] *= s_o``); no conv at all is a 1x1 identity;
+* a convolution: one Conv (conv or pool) with Scales before it that are constant per
+  input channel (``W[:, c] *= s_c``) and Scales after it constant per output channel
+  (``W[o] *= s_o``, ``b[o] *= s_o``); no conv at all is a 1x1 identity. Several Convs
+  in a row (a pool feeding a convolution) are composed into one (``compose``) when the
+  composition equals the chain exactly on the input shape (checked numerically: it
+  does when the pool tiles the map and earlier stages have no bias), else refused;
 * a dense matrix (when the chain contains a Flatten or Linear/Affine, or works on
   vectors): ``M = f(I) - f(0)``, ``b = f(0)`` evaluated in float64 on the identity basis
   of the flattened input (C-major, the order of ``sim.network.Flatten``).
@@ -62,11 +65,58 @@ def _dense(names: list[str], ops: list[Op], in_shape: Shape, out_shape: Shape) -
     return Synapse("dense", (y[1:] - b).T.copy(), b.copy(), (n_out,), flattens)
 
 
+def compose(a: Conv, b: Conv) -> Conv:
+    """``b`` after ``a`` as one convolution: kernel ``ka + (kb - 1) sa``, stride ``sa sb``,
+    padding ``pa + pb sa``. Exact in the interior; the caller checks the borders."""
+    if a.dilation != (1, 1) or b.dilation != (1, 1):
+        raise ValueError("dilated convolutions do not compose")
+    (sa0, sa1), (ka0, ka1) = a.stride, a.weight.shape[2:]
+    kb0, kb1 = b.weight.shape[2:]
+    w = np.zeros((b.weight.shape[0], a.weight.shape[1], ka0 + (kb0 - 1) * sa0,
+                  ka1 + (kb1 - 1) * sa1))
+    for p in range(kb0):
+        for q in range(kb1):
+            w[:, :, p * sa0:p * sa0 + ka0, q * sa1:q * sa1 + ka1] += np.einsum(
+                "om,mihw->oihw", b.weight[:, :, p, q], a.weight)
+    bias = b.bias + b.weight.sum(axis=(2, 3)) @ a.bias
+    return Conv(w, bias, (sa0 * b.stride[0], sa1 * b.stride[1]),
+                (a.padding[0] + b.padding[0] * sa0, a.padding[1] + b.padding[1] * sa1))
+
+
+def _merge_first_convs(names: list[str], ops: list[Op], in_shape: Shape
+                       ) -> tuple[list[str], list[Op]]:
+    """Replace the first two convolutions (and the Scales between) by their composition,
+    if it equals them exactly on this input shape (e.g. a pool feeding a convolution)."""
+    i, j = [k for k, op in enumerate(ops) if isinstance(op, Conv)][:2]
+    a, b = ops[i], ops[j]
+    mid = a.out_shape(names[i], in_shape)
+    wa, ba = a.weight.copy(), a.bias.copy()
+    for k in range(i + 1, j):  # per-channel scales between the two act on a's outputs
+        s = _per_channel(names[k], ops[k].scale, mid)
+        wa, ba = wa * s[:, None, None, None], ba * s
+    what = f"nodes {names[i]!r} and {names[j]!r}"
+    try:
+        merged = compose(Conv(wa, ba, a.stride, a.padding), b)
+    except ValueError as err:
+        raise NirError(f"{what}: {err}; they map to no single Loihi layer") from None
+    x = torch.randn(2, *in_shape, generator=torch.Generator().manual_seed(0),
+                    dtype=torch.float64)
+    with torch.no_grad():
+        ref = x
+        for op in ops[i:j + 1]:
+            ref = op.apply(ref)
+        got = merged.apply(x)
+    if got.shape != ref.shape or not torch.allclose(got, ref, rtol=1e-9, atol=1e-9):
+        raise NirError(f"{what}: two convolution/pooling nodes without neurons between them "
+                       f"do not compose into one convolution on input {list(in_shape)} (the "
+                       "borders differ: pad or crop so the pool tiles the map)")
+    return names[:i] + [f"{names[i]}+{names[j]}"] + names[j + 1:], ops[:i] + [merged] + ops[j + 1:]
+
+
 def _conv(names: list[str], ops: list[Op], in_shape: Shape, out_shape: Shape) -> Synapse:
+    while sum(isinstance(op, Conv) for op in ops) > 1:
+        names, ops = _merge_first_convs(names, ops, in_shape)
     convs = [i for i, op in enumerate(ops) if isinstance(op, Conv)]
-    if len(convs) > 1:
-        raise NirError(f"nodes {names[convs[0]]!r} and {names[convs[1]]!r}: two convolution/"
-                       "pooling nodes without neurons between them map to no single Loihi layer")
     if convs:
         k = convs[0]
         conv = ops[k]

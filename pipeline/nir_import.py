@@ -10,7 +10,9 @@ put on the chip per layer with the quantiser's own rules (``hw.quantize``):
 * ``dv = decay_from_beta(beta)``, ``du = 4095 - round(4096 alpha)`` (Lava's current factor
   is ``(4096 - du - 1) / 4096``);
 * a bias-driven input layer uses ``S = DRIVE_SCALE`` (256 units per threshold): the
-  per-clip bias is ``clamp(round(S drive(x)), +-4095)``, as ``hw.quantize`` does;
+  per-clip bias is ``clamp(round(S drive(x)), +-4095)``, as ``hw.quantize`` does; with
+  calibration inputs (``scnn import --data``) ``S`` is the largest integer that keeps
+  their peak drive inside the bias range (``calibrate_drive``);
 * a spike-driven input layer with neurons receives each spike as 1 unit:
   ``S = 1 / gain`` (the gain must be uniform).
 
@@ -119,13 +121,13 @@ def _synapse_layer(layer: FloatLayer, in_shape, fixed: bool, chip: Chip
                            err.decay_err)
 
 
-def _input_layer(layer: FloatLayer, low: Lowered, fixed: bool, chip: Chip
-                 ) -> tuple[Input, LayerError | None]:
+def _input_layer(layer: FloatLayer, low: Lowered, fixed: bool, chip: Chip,
+                 drive_scale: float = DRIVE_SCALE) -> tuple[Input, LayerError | None]:
     shape = lava_shape(layer.shape)
     if layer.neuron is None:
         return Input(shape), None
     if low.mode == "bias":
-        scale = layer.unit if fixed else float(DRIVE_SCALE)
+        scale = layer.unit if fixed else float(drive_scale)
     else:
         gain = np.asarray(layer.weight, np.float64)
         if np.ptp(gain) > 1e-9 * np.abs(gain).max() or gain.max() <= 0:
@@ -161,13 +163,26 @@ class Imported:
         return np.ascontiguousarray(b).astype(np.int64)
 
 
-def quantize_lowered(low: Lowered, fixed: bool = False, chip: Chip = LOIHI2) -> Imported:
-    """Put every lowered layer on the chip (see the module docstring)."""
+def calibrate_drive(low: Lowered, x: torch.Tensor, chip: Chip = LOIHI2) -> tuple[int, float]:
+    """(drive scale, max |drive|): the most integer units per threshold that keep the
+    largest input drive over the calibration inputs ``x`` inside the bias mantissa range
+    (finer than the default 256 for small drives; no clipping for large ones)."""
+    peak = float(low.drive(x).abs().max())
+    lim = min(-chip.bias_mant_range[0], chip.bias_mant_range[1])
+    if peak <= 0:
+        raise NirError("calibration: the input drive is zero on every calibration input")
+    return max(1, min(int(lim // peak), chip.threshold_mant_max)), peak
+
+
+def quantize_lowered(low: Lowered, fixed: bool = False, chip: Chip = LOIHI2,
+                     drive_scale: float = DRIVE_SCALE) -> Imported:
+    """Put every lowered layer on the chip (see the module docstring); ``drive_scale``:
+    integer units per threshold of a bias-driven input layer (``calibrate_drive``)."""
     layers, errors, scales = [], [], []
     shape = lava_shape(low.layers[0].in_shape)  # bias mode: the input layer's own shape
     for layer in low.layers:
         if layer.kind == "input":
-            new, err = _input_layer(layer, low, fixed, chip)
+            new, err = _input_layer(layer, low, fixed, chip, drive_scale)
         elif layer.kind == "flatten":
             new, err = Flatten(shape), None
         else:
@@ -219,6 +234,7 @@ class ImportResult:
     lava_agreement: object | None
     lava_bit_exact: bool | None
     steps: int
+    calibration: dict | None = None  # bias mode with --data: drive scale and peak drive
 
 
 def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
@@ -236,12 +252,19 @@ def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
     dt = float(dt or meta.get("dt", 1e-4))
     mode = mode or ("bias" if str(meta.get("input", "")) == "constant" else "spikes")
+    fixed = int(meta.get("scnn_fixed_point", 0)) == 1
+    steps = int(steps or meta.get("steps", 16))
+    calib = None
     try:
-        imp = quantize_lowered(lower(graph, dt, mode), int(meta.get("scnn_fixed_point", 0)) == 1)
+        low = lower(graph, dt, mode)
+        x = _load_inputs(data, low, steps)
+        scale = DRIVE_SCALE
+        if data is not None and low.mode == "bias" and not fixed:
+            scale, peak = calibrate_drive(low, x)
+            calib = {"drive_scale": scale, "max_abs_drive": peak, "inputs": int(x.shape[0])}
+        imp = quantize_lowered(low, fixed, drive_scale=scale)
     except NirError as err:
         raise NirError(f"{path}: {err}") from None
-    steps = int(steps or meta.get("steps", 16))
-    x = _load_inputs(data, imp.low, steps)
     if imp.low.mode == "spikes":
         steps = x.shape[1]
     agree = agreement(imp, x, steps)
@@ -256,4 +279,4 @@ def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_netx(imp.net, out)
-    return ImportResult(imp, agree, lava_agree, exact, steps)
+    return ImportResult(imp, agree, lava_agree, exact, steps, calib)

@@ -58,8 +58,9 @@ def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
     Model selection uses the training split only: the fine-tuned weights are kept when
     their (un-augmented) training accuracy is higher than the quantised model's, else
     the quantised model is kept (fine-tuning repairs quantisation loss; with no loss
-    to repair on the training split the quantised float model stays). Test accuracies of both candidates are reported, never
-    used. ``qat_accuracy`` is the test accuracy of the kept (exported) model.
+    to repair on the training split the quantised float model stays). Test accuracies
+    of both candidates are reported, never used. ``qat_accuracy`` is the test accuracy
+    of the kept (exported) model.
     ``percentile``: the quantiser's weight-scale percentile (``hw.quantize``).
     """
     if run.model.cfg.neuron != "lif":

@@ -206,12 +206,21 @@ def test_bad_graphs_name_the_node(graph: nir.NIRGraph, match: str) -> None:
         quantize_lowered(lower(graph, DT, "spikes"))
 
 
-def test_two_convs_without_neurons_rejected() -> None:
-    w = np.ones((2, 2, 1, 1))
+def test_two_convs_without_neurons_compose_or_are_rejected() -> None:
+    rng = np.random.default_rng(3)
+    w1, w2 = rng.normal(0, 1, (3, 2, 1, 1)), rng.normal(0, 1, (2, 3, 1, 1))
     conv = {k: nir.Conv2d(input_shape=(4, 4), weight=w, stride=1, padding=0, dilation=1,
+                          groups=1, bias=np.zeros(w.shape[0]))
+            for k, w in (("c1", w1), ("c2", w2))}
+    g = _chain(*conv.items(), ("lif", _lif((2, 4, 4))), shape=(2, 4, 4))
+    (layer,) = [x for x in lower(g, DT, "spikes").layers if x.kind == "conv"]
+    assert np.allclose(layer.weight[:, :, 0, 0], w2[:, :, 0, 0] @ w1[:, :, 0, 0] * layer.unit)
+    # padded 3x3 after padded 3x3: the first one's border outputs are not zero padding
+    w3 = rng.normal(0, 1, (2, 2, 3, 3))
+    conv = {k: nir.Conv2d(input_shape=(4, 4), weight=w3, stride=1, padding=1, dilation=1,
                           groups=1, bias=np.zeros(2)) for k in ("c1", "c2")}
     g = _chain(*conv.items(), ("lif", _lif((2, 4, 4))), shape=(2, 4, 4))
-    with pytest.raises(NirError, match="'c1' and 'c2'"):
+    with pytest.raises(NirError, match="'c1' and 'c2'.*do not compose"):
         lower(g, DT, "spikes")
 
 
@@ -225,3 +234,43 @@ def test_imported_network_runs_in_lava_bit_exact() -> None:
     a = run_fixed(imp, x, 3, fast.simulate)
     b = run_fixed(imp, x, 3, lava_backend.simulate)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _pool_conv_graph(side: int) -> nir.NIRGraph:
+    """Spikes (2, side, side) -> LIF -> SumPool 2x2 -> Conv2d 3x3 (pad 1) -> LIF, no
+    neurons between the pool and the convolution (sinabs/snntorch style)."""
+    rng = np.random.default_rng(7)
+    half = side // 2
+    nodes = {
+        "input": nir.Input(input_type=np.array([2, side, side])),
+        "lif0": _lif((2, side, side)),
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                              padding=np.array([0, 0])),
+        "conv": nir.Conv2d(input_shape=(half, half), weight=rng.normal(0, 1, (3, 2, 3, 3)),
+                           stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(3)),
+        "lif1": _lif((3, half, half)),
+        "output": nir.Output(output_type=np.array([3, half, half])),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:], strict=True)))
+
+
+def test_pool_feeding_a_convolution_becomes_one_strided_convolution() -> None:
+    from pipeline.nir_chain import compose
+    from pipeline.nir_ops import Conv
+
+    pool = Conv(np.eye(2)[:, :, None, None] * np.ones((1, 1, 2, 2)), np.zeros(2), (2, 2))
+    conv = Conv(np.random.default_rng(0).normal(0, 1, (3, 2, 3, 3)), np.zeros(3), (1, 1), (1, 1))
+    merged = compose(pool, conv)
+    assert merged.weight.shape == (3, 2, 6, 6) and merged.stride == (2, 2)
+    assert merged.padding == (2, 2)
+    x = torch.randn(3, 2, 8, 8, dtype=torch.float64)
+    assert torch.allclose(merged.apply(x), conv.apply(pool.apply(x)), atol=1e-12)
+    imp = quantize_lowered(lower(_pool_conv_graph(8), DT, "spikes"))
+    assert [layer.kind for layer in imp.net.layers] == ["input", "conv"]
+    assert imp.net.layers[1].shape == (4, 4, 3) and imp.net.layers[1].stride == (2, 2)
+    spikes = (torch.rand(4, 8, 2, 8, 8, generator=torch.Generator().manual_seed(2)) < 0.4)
+    a = agreement(imp, spikes.double(), 8)
+    assert all(r.count_corr > 0.9 for r in a.layers), a.layers
+    with pytest.raises(NirError, match="do not compose"):  # 2x2 pool does not tile 9x9
+        lower(_pool_conv_graph(9), DT, "spikes")

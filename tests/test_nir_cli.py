@@ -46,7 +46,18 @@ def test_export_nir_then_import_to_netx(run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "weight err" in res.output and "output agreement" in res.output
     assert "of 10 inputs" in res.output
+    assert "input drive calibrated on 10 inputs" in res.output
     assert len(read_netx(tmp_path / "m.net").layers) == 5
+    # the calibrated scale is the largest that keeps the peak drive inside the bias range
+    from pipeline.nir_import import calibrate_drive, quantize_lowered
+    from pipeline.nir_lower import lower
+
+    low = lower(nir.read(tmp_path / "m.nir"), 1e-4, "bias")
+    for k in (0.05, 1.0, 40.0):  # small drives gain resolution, large ones are not clipped
+        scale, peak = calibrate_drive(low, k * xn.double())
+        assert scale == max(1, int(4095 // peak))
+        bias = quantize_lowered(low, drive_scale=scale).input_bias(k * xn.double())
+        assert 4095 - peak - 1 < np.abs(bias).max() <= 4095
 
 
 def test_export_needs_a_target(run: Path) -> None:

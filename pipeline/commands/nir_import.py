@@ -13,9 +13,10 @@ from pipeline.nir_import import error_table, import_nir
 def import_(
     nir_file: Path = typer.Argument(..., help="A NIR graph (.nir, HDF5)."),
     netx: Path = typer.Option(..., "--netx", help="Write the fixed-point network here (.net)."),
-    data: Path = typer.Option(None, "--data", help="Inputs for the float-vs-fixed check: "
+    data: Path = typer.Option(None, "--data", help="Calibration and check inputs: "
                               "DIR/inputs.npy or a .npy file, (B, *input) analog or "
-                              "(B, T, *input) spikes (NIR order). Default: seeded random."),
+                              "(B, T, *input) spikes (NIR order); analog inputs set the input "
+                              "drive scale. Default: seeded random, drive scale 256."),
     mode: str = typer.Option(None, "--mode", help="bias (analog input drives the first "
                              "neurons' bias) or spikes; default from the graph's metadata."),
     dt: float = typer.Option(None, "--dt", help="Euler step in seconds (default: metadata "
@@ -30,6 +31,11 @@ def import_(
     typer.echo(f"quantisation error per layer ({res.imported.low.mode} input, "
                f"dt = {res.imported.low.dt:g} s):")
     typer.echo(error_table(res.imported))
+    cal = res.calibration
+    if cal is not None:
+        typer.echo(f"input drive calibrated on {cal['inputs']} inputs: peak |drive| "
+                   f"{cal['max_abs_drive']:.4g} thresholds -> {cal['drive_scale']} units per "
+                   "threshold (bias mantissa = round(scale * drive))")
     typer.echo(f"\nfloat (NIR Euler) vs fixed (sim.fast), {res.steps} steps:")
     typer.echo(agreement_table(res.agreement))
     if res.lava_agreement is not None:
