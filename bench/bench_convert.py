@@ -164,7 +164,7 @@ def plot(summary: list[dict], path: Path) -> None:
     ax.set_xticks(sorted({r["steps"] for r in summary if r["name"] != "cnn"}))
     ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
     save_figure(fig, path)
 
 

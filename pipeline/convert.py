@@ -38,6 +38,7 @@ from models.scnn import SCNN
 from pipeline.train import (
     LoadedRun,
     TrainConfig,
+    accuracy,
     accuracy_report,
     fit,
     predict,
@@ -161,9 +162,8 @@ def convert_run(run: LoadedRun, tensors: dict, out: Path, method: str = "data",
                                     "percentile": percentile, "max_rate": max_rate,
                                     "factors": lams}}
     if test is not None:
-        metrics["cnn_accuracy"] = float((predict(cnn, test[0]) == test[1]).double().mean())
-        metrics["converted_accuracy"] = float((predict(snn, test[0]) == test[1])
-                                              .double().mean())
+        metrics["cnn_accuracy"] = accuracy(cnn, test)
+        metrics["converted_accuracy"] = accuracy(snn, test)
     tcfg = retrain or TrainConfig(epochs=0)
     out.mkdir(parents=True, exist_ok=True)
     if tcfg.epochs > 0:

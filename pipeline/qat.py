@@ -20,7 +20,15 @@ from hw.errors import ScnnError
 from hw.quantize import quantize_model
 from models.loihi import LayerQuant, LoihiSCNN
 from models.scnn import SCNN, SCNNConfig
-from pipeline.train import LoadedRun, TrainConfig, accuracy_report, fit, predict, save_curve
+from pipeline.train import (
+    LoadedRun,
+    TrainConfig,
+    accuracy,
+    accuracy_report,
+    fit,
+    predict,
+    save_curve,
+)
 
 QAT_EPOCHS = 3
 QAT_LR = 0.1  # weights are in integer units (up to 254): a step of ~0.1 unit at the peak
@@ -47,10 +55,6 @@ def load_loihi(run: LoadedRun) -> LoihiSCNN:
     return q
 
 
-def _accuracy(model, data: tuple[torch.Tensor, torch.Tensor]) -> float:
-    return float((predict(model, data[0]) == data[1]).double().mean())
-
-
 def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
              progress: bool = True, percentile: float = 100.0) -> dict:
     """Quantise the run's float model, fine-tune it with the exact forward, save a run.
@@ -69,20 +73,20 @@ def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
     metrics: dict = {"model": run.model.cfg.name, "source_run": str(run.path),
                      "qat_epochs": tcfg.epochs}
     if test is not None:
-        metrics["float_accuracy"] = _accuracy(run.model, test)
+        metrics["float_accuracy"] = accuracy(run.model, test)
     torch.manual_seed(tcfg.seed)
     torch.set_num_threads(tcfg.threads)
     q = quantize_model(run.model, percentile=percentile)
     quantised_state = copy.deepcopy(q.state_dict())
-    metrics["quantized_train_accuracy"] = _accuracy(q, train)
+    metrics["quantized_train_accuracy"] = accuracy(q, train)
     if test is not None:
-        metrics["quantized_accuracy"] = _accuracy(q, test)
+        metrics["quantized_accuracy"] = accuracy(q, test)
     rows = fit(q, tcfg, train, test, progress) if tcfg.epochs > 0 else []
     metrics["kept"] = "quantised"
     if rows:
-        metrics["finetuned_train_accuracy"] = _accuracy(q, train)
+        metrics["finetuned_train_accuracy"] = accuracy(q, train)
         if test is not None:
-            metrics["finetuned_accuracy"] = _accuracy(q, test)
+            metrics["finetuned_accuracy"] = accuracy(q, test)
         if metrics["finetuned_train_accuracy"] > metrics["quantized_train_accuracy"]:
             metrics["kept"] = "fine-tuned"
         else:

@@ -151,12 +151,6 @@ def trial_model(sweep: SweepConfig, params: dict, shape: tuple[int, int, int]):
     return cfg
 
 
-def _accuracy(model: SCNN, data: tuple[torch.Tensor, torch.Tensor]) -> float:
-    from pipeline.train import predict
-
-    return float((predict(model, data[0]) == data[1]).double().mean())
-
-
 def _on_chip(run: Path, raw: dict, sweep: SweepConfig) -> dict:
     """Export ``run`` to NetX; bit-exact accuracy on val/test; Loihi 2 profile on val."""
     from pipeline.export import export_netx
@@ -187,7 +181,7 @@ def run_trial(params: dict, sweep: SweepConfig, raw: dict, norm: dict, features:
     from ray import tune
 
     from pipeline.qat import QAT_LR, finetune
-    from pipeline.train import TrainConfig, fit, load_run, save_run, set_determinism
+    from pipeline.train import TrainConfig, accuracy, fit, load_run, save_run, set_determinism
 
     trial_id = tune.get_context().get_trial_id()
     run = Path(out) / "trials" / trial_id
@@ -206,7 +200,7 @@ def run_trial(params: dict, sweep: SweepConfig, raw: dict, norm: dict, features:
 
     def on_epoch(row: dict) -> None:
         metrics = {"epoch": row["epoch"], "loss": row["loss"], "train_accuracy": row["train_acc"],
-                   "val_accuracy": _accuracy(model, tensors["val"]), "trial_dir": str(run)}
+                   "val_accuracy": accuracy(model, tensors["val"]), "trial_dir": str(run)}
         if row["epoch"] == tcfg.epochs:  # the last report: everything happens before it
             save_run(run, model, tcfg, fcfg, normalizer, {"val_accuracy": metrics[
                 "val_accuracy"]}, classes)

@@ -91,6 +91,11 @@ def predict(model: nn.Module, x: torch.Tensor, batch: int = 256) -> torch.Tensor
     return torch.cat([model(x[i : i + batch]).argmax(dim=1) for i in range(0, len(x), batch)])
 
 
+def accuracy(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor]) -> float:
+    """Fraction of ``data = (x, y)`` the model classifies correctly."""
+    return float((predict(model, data[0]) == data[1]).double().mean())
+
+
 def accuracy_report(pred: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict:
     """Accuracy, per-class accuracy and the confusion matrix (rows: true class)."""
     conf = torch.zeros(n_classes, n_classes, dtype=torch.long)
@@ -135,7 +140,7 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
             seen += len(idx)
         row = {"epoch": epoch + 1, "loss": total / seen, "train_acc": correct / seen}
         if test is not None:
-            row["test_acc"] = float((predict(model, test[0]) == test[1]).double().mean())
+            row["test_acc"] = accuracy(model, test)
         rows.append(row)
         bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.3f}",
                         **({"test": f"{row['test_acc']:.3f}"} if "test_acc" in row else {}))
