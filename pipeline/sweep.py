@@ -227,7 +227,7 @@ def pareto_front(acc: np.ndarray, energy: np.ndarray) -> np.ndarray:
     return np.array(keep, dtype=int)
 
 
-def collect(results, sweep: SweepConfig) -> list[dict]:
+def collect(results) -> list[dict]:
     """One row per trial: parameters, last report, status."""
     rows = []
     for res in results:
@@ -346,7 +346,7 @@ def _tune(sweep: SweepConfig, raw: dict, norm: dict, features: dict, classes: li
                                     num_samples=sweep.samples, scheduler=scheduler),
         run_config=tune.RunConfig(storage_path=str(Path(out) / "ray"), name="tune",
                                   verbose=1 if progress else 0))
-    return collect(tuner.fit(), sweep)
+    return collect(tuner.fit())
 
 
 def run_sweep(sweep: SweepConfig, out: Path, data: Path | None = None,
