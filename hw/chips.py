@@ -33,7 +33,7 @@ class Chip:
     decay_bits: int           # du, dv
     threshold_mant_bits: int  # vth mantissa (unsigned), used as vth << 6
     bias_mant_bits: int       # signed bias mantissa
-    bias_exp_bits: int        # signed bias exponent
+    bias_exp_bits: int        # unsigned bias exponent (Lava: 0..7; NetX sets 6)
     sources: str
     synaptic_word_bits: int | None = None  # width of a synaptic-memory word (None: unpublished)
     synapses_per_chip: int | None = None   # published synapse capacity (None: unpublished)
@@ -54,8 +54,7 @@ class Chip:
 
     @property
     def bias_exp_range(self) -> tuple[int, int]:
-        half = 2 ** (self.bias_exp_bits - 1)
-        return -half, half - 1
+        return 0, 2**self.bias_exp_bits - 1
 
     @property
     def decay_max(self) -> int:

@@ -85,3 +85,18 @@ def test_qat_gradients_flow() -> None:
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in q.parameters())
     assert any(float(p.grad.abs().sum()) > 0 for p in q.weights)
+
+
+def test_chip_descriptions_agree_with_lavas_fixed_point_constants() -> None:
+    """hw.chips (limits from the papers) and hw.fixed_point (Lava's arithmetic) name the
+    same widths from different sources; they must not drift apart."""
+    from hw import fixed_point as fx
+
+    for chip in (LOIHI1, LOIHI2):
+        assert chip.threshold_mant_max == fx.VTH_MAX
+        assert chip.bias_mant_range == (fx.BIAS_MANT_MIN, fx.BIAS_MANT_MAX)
+        assert chip.bias_exp_range == (0, fx.BIAS_EXP_MAX)
+        assert fx.BIAS_EXP_DEFAULT <= chip.bias_exp_range[1]
+        assert chip.decay_max == fx.DECAY_MAX
+        assert chip.state_max == fx.V_MAX and chip.state_bits == fx.UV_BITS
+        assert chip.weight_bits == fx.WEIGHT_BITS + 1  # 8 magnitude bits + sign
