@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hw import fixed_point as fx
 from hw.errors import ScnnError
 from sim import fast, reference
+from sim.drive import make_drive
 from sim.network import (
     LIF,
     Conv,
@@ -155,22 +156,65 @@ def test_fast_equals_reference(run: tuple) -> None:
     _assert_same(out, reference.simulate(net, steps, **kwargs))
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
-@given(st.integers(0, 2**32 - 1), st.integers(3, 4), st.integers(8, 10), st.integers(1, 2))
-def test_fast_equals_reference_wide_convs(seed: int, c_in: int, c_out: int, stride: int) -> None:
-    """Wider convs (fast's channels-last path) against the reference."""
+def _wide_conv_net(seed: int, c_in: int, c_out: int, stride: int, scale: int) -> Network:
+    """Input LIF -> two ordinary convs (inside fast's int8 envelope); conv1's weights are
+    int8 times ``scale`` (a power of two), or odd and beyond int8 when ``scale`` is 0."""
     rng = np.random.default_rng(seed)
     shape = (int(rng.integers(4, 8)), int(rng.integers(4, 8)), c_in)
     first = Input(shape, LIF(int(rng.integers(0, 4096)), 1024, 20))
+    w1 = rng.integers(-127, 128, (c_out, 3, 2, c_in)) * scale if scale else \
+        rng.integers(-300, 300, (c_out, 3, 2, c_in)) | 1
     conv1 = Conv(shape, conv_output_shape(shape, c_out, (3, 2), (stride, 1), (1, 0), (1, 1)),
-                 rng.integers(-40, 40, (c_out, 3, 2, c_in)), (stride, 1), (1, 0),
-                 neuron=LIF(4095, 1024, 25, rng.integers(-30, 60, c_out)))
+                 w1, (stride, 1), (1, 0),
+                 neuron=LIF(4095, 1024, 25 * max(scale, 4), rng.integers(-30, 60, c_out)))
     conv2 = Conv(conv1.shape, conv_output_shape(conv1.shape, 8, (2, 2), (1, 1), (0, 0), (1, 1)),
                  rng.integers(-20, 20, (8, 2, 2, c_out)),
                  neuron=LIF(int(rng.integers(0, 4096)), 512, 10))
-    net = Network((first, conv1, conv2), shape)
-    kwargs = {"bias": rng.integers(0, 80, (2,) + shape), "reset_interval": 5}
+    return Network((first, conv1, conv2), shape)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 4), st.integers(8, 10), st.integers(1, 2),
+       st.sampled_from([1, 2, 8, 0]))
+def test_fast_equals_reference_wide_convs(seed: int, c_in: int, c_out: int, stride: int,
+                                          scale: int) -> None:
+    """Ordinary convs (fast's int8 oneDNN path, scaled weights, the float path) vs reference."""
+    net = _wide_conv_net(seed, c_in, c_out, stride, scale)
+    assert (fast._ConvSynapse(net.layers[1]).packed is not None) == bool(scale)
+    assert fast._ConvSynapse(net.layers[2]).packed is not None
+    rng = np.random.default_rng(seed + 1)
+    kwargs = {"bias": rng.integers(0, 80, (2,) + net.input_shape), "reset_interval": 5}
     _assert_same(fast.simulate(net, 8, **kwargs), reference.simulate(net, 8, **kwargs))
+
+
+def test_int8_scale() -> None:
+    assert fast._int8_scale(np.array([-128, 0, 127])) == 1
+    assert fast._int8_scale(np.array([-256, 2, 254])) == 2
+    assert fast._int8_scale(np.array([-1024, 8, 1016])) == 8
+    assert fast._int8_scale(np.array([-256, 1, 254])) is None  # odd and wider than int8
+    assert fast._int8_scale(np.array([128, 2])) == 2
+    assert fast._int8_scale(np.zeros(3, int)) == 1
+
+
+def test_int8_path_falls_back_when_onednn_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layer whose int8 convolution differs from the float one on the probe runs in float."""
+    net = _wide_conv_net(3, 3, 8, 1, 1)
+    honest = fast._ConvSynapse._int8
+    monkeypatch.setattr(fast._ConvSynapse, "_int8", lambda self, s: honest(self, s) + 1)
+    assert fast._ConvSynapse(net.layers[1]).packed is None
+    kwargs = {"bias": np.random.default_rng(0).integers(0, 80, net.input_shape)}
+    _assert_same(fast.simulate(net, 6, **kwargs), reference.simulate(net, 6, **kwargs))
+
+
+def test_chunked_batch_equals_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch split into chunks (bounded memory) gives the same arrays as one chunk."""
+    net = _wide_conv_net(5, 3, 9, 2, 2)
+    kwargs = {"bias": np.random.default_rng(1).integers(0, 80, (5,) + net.input_shape),
+              "reset_interval": 4}
+    whole = fast.simulate(net, 7, **kwargs)
+    monkeypatch.setattr(fast, "CHUNK_BYTES", 1)
+    assert fast._Plan(net, make_drive(net, 7, **kwargs)).chunk() == 1
+    _assert_same(fast.simulate(net, 7, **kwargs), whole)
 
 
 @FAST_VS_REF
