@@ -32,7 +32,7 @@ from sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
 
 INT32 = 1 << 31
 FLOAT_EXACT = 1 << 24  # float32 represents every integer below 2**24 exactly
-CHUNK_BYTES = 1 << 31  # working memory a batch chunk may take (arrays of all steps)
+CHUNK_BYTES = 1 << 26  # arrays of all steps per batch chunk (near cache size runs faster)
 _EMPTY = np.zeros((0, 0, 0), np.int32)
 
 
@@ -185,14 +185,15 @@ class _Layer:
         self.resets = resets
 
     def run(self, a_in: np.ndarray, delay: int, bias: np.ndarray, steps: int,
-            record_u: bool, record_v: bool) -> tuple[np.ndarray, ...]:
-        """LIF over all steps: (s uint8, u, v int32 or empty), each (B, T, N)."""
-        shape = (a_in.shape[0], steps, int(np.prod(self.shape)))
-        s = np.empty(shape, np.uint8)
-        u = np.empty(shape, np.int32) if record_u else _EMPTY
-        v = np.empty(shape, np.int32) if record_v else _EMPTY
-        kernels.lif_run(a_in, delay, bias, self.fu, self.fv, self.vth, self.resets, s, u, v)
-        return s, u, v
+            out: dict[str, np.ndarray]) -> np.ndarray:
+        """LIF over all steps; writes the (B, T, N) arrays in ``out`` (s uint8, u/v int32; s
+        gets a scratch array when absent, u/v are not recorded when absent); returns s."""
+        s = out.get("s")
+        if s is None:
+            s = np.empty((a_in.shape[0], steps, int(np.prod(self.shape))), np.uint8)
+        kernels.lif_run(a_in, delay, bias, self.fu, self.fv, self.vth, self.resets, s,
+                        out.get("u", _EMPTY), out.get("v", _EMPTY))
+        return s
 
 
 class _Plan:
@@ -219,15 +220,21 @@ class _Plan:
         per_sample = self.drive.steps * (sum(sizes) * (1 + uv) + max(sizes) * 8)
         return max(1, min(self.drive.batch, CHUNK_BYTES // max(per_sample, 1)))
 
-    def run(self, b0: int, b1: int) -> dict[str, np.ndarray]:
-        """Samples b0..b1-1: recorded variables, Lava layout."""
+    def outputs(self) -> dict[str, np.ndarray]:
+        """The recorded arrays of the whole batch, (B, T, N) in internal order."""
+        d = self.drive
+        return {f"layer{i}/{var}": np.empty((d.batch, d.steps, int(np.prod(lif.shape))),
+                                            np.uint8 if var == "s" else np.int32)
+                for i, lif in self.layers.items() for var in VARIABLES if d.records(i, var)}
+
+    def run(self, b0: int, b1: int, results: dict[str, np.ndarray]) -> None:
+        """Samples b0..b1-1, writing their rows of ``results`` (see ``outputs``)."""
         drive, steps, n = self.drive, self.drive.steps, b1 - b0
         prev = None
         if drive.spikes is not None:
             x = drive.spikes[b0:b1]
             order = (0, x.ndim - 1, 2, 1, 3) if x.ndim == 5 else (0, 2, 1)
             prev = np.ascontiguousarray(x.transpose(order)).view(np.uint8)
-        out: dict[str, np.ndarray] = {}
         for i, layer in enumerate(self.net.layers):
             if isinstance(layer, Flatten):  # internal (H, W, C) -> netx order (C, H, W)
                 prev = np.ascontiguousarray(prev.transpose(0, 1, 4, 2, 3)).reshape(n, steps, -1) \
@@ -244,14 +251,10 @@ class _Plan:
                 delay = 1
                 a_in = self._synapse(lif, prev, n, steps)
             bias = lif.bias[b0:b1] if lif.bias.shape[0] > 1 else lif.bias
-            s, u, v = lif.run(a_in, delay, bias, steps, drive.records(i, "u"),
-                              drive.records(i, "v"))
-            for var, value in (("s", s), ("u", u), ("v", v)):
-                if drive.records(i, var):
-                    value = value.view(bool) if var == "s" else value
-                    out[f"layer{i}/{var}"] = _to_lava(value, layer.shape)
+            out = {var: results[f"layer{i}/{var}"][b0:b1] for var in VARIABLES
+                   if drive.records(i, var)}
+            s = lif.run(a_in, delay, bias, steps, out)
             prev = s.reshape((n, steps) + _internal(layer.shape))
-        return out
 
     @staticmethod
     def _synapse(lif: _Layer, prev: np.ndarray, n: int, steps: int) -> np.ndarray:
@@ -277,9 +280,11 @@ def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,
     drive = make_drive(net, steps, spikes, bias, reset_interval, reset_offset, record, silicon_v,
                        layers)
     plan = _Plan(net, drive)
-    size = plan.chunk()
+    size, results = plan.chunk(), plan.outputs()
     with _threads(threads), torch.no_grad():
-        parts = [plan.run(b0, min(b0 + size, drive.batch)) for b0 in range(0, drive.batch, size)]
-    results = parts[0] if len(parts) == 1 else \
-        {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    return finish(results, drive)
+        for b0 in range(0, drive.batch, size):
+            plan.run(b0, min(b0 + size, drive.batch), results)
+    shapes = {i: net.layers[i].shape for i in net.neuron_layers}
+    return finish({key: _to_lava(value.view(bool) if key.endswith("/s") else value,
+                                 shapes[int(key[5:].split("/")[0])])
+                   for key, value in results.items()}, drive)
