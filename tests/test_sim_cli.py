@@ -44,7 +44,7 @@ def test_sim_writes_every_layer_in_lava_order(files: dict[str, Path], tmp_path: 
     out = tmp_path / "out" / "res.npz"
     res = scnn("sim", str(files["net"]), "--bias", str(files["bias"]), "--input",
                str(files["spikes"]), "--steps", "7", "--reset-interval", "4",
-               "--reset-offset", "1", "--out", str(out))
+               "--reset-offset", "1", "--threads", "2", "--out", str(out))
     assert res.returncode == 0, res.stderr
     got = np.load(out)
     want = fast.simulate(read_netx(files["net"]), 7, spikes=np.load(files["spikes"]),
@@ -74,6 +74,7 @@ def test_sim_record_subset_and_silicon_v(files: dict[str, Path], tmp_path: Path)
     (["--bias", "{missing}"], "missing.npy"),
     (["--backend", "gpu"], "unknown backend 'gpu'"),
     (["--record", "s,w"], "--record s,w"),
+    (["--threads", "0"], "--threads 0"),
 ])
 def test_sim_bad_input_is_one_line_error(files: dict[str, Path], tmp_path: Path,
                                          args: list[str], needle: str) -> None:

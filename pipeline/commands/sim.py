@@ -27,10 +27,10 @@ def _fast(**kwargs: object) -> dict[str, np.ndarray]:
     return fast.simulate(**kwargs)
 
 
-def _lava(**kwargs: object) -> dict[str, np.ndarray]:
+def _lava(threads: int = 1, **kwargs: object) -> dict[str, np.ndarray]:
     from sim import lava_backend
 
-    return lava_backend.simulate(**kwargs)
+    return lava_backend.simulate(**kwargs)  # Lava runs one process per layer: no threads
 
 
 BACKENDS: dict[str, Callable[..., dict[str, np.ndarray]]] = {"fast": _fast, "lava": _lava}
@@ -50,8 +50,11 @@ class SimConfig:
     backend: str = "fast"
     record: tuple[str, ...] = VARIABLES
     silicon_v: bool = False
+    threads: int = 1
 
     def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ScnnError(f"--threads {self.threads}: must be >= 1")
         if self.backend not in BACKENDS:
             raise ScnnError(f"unknown backend {self.backend!r} (choose from {', '.join(BACKENDS)})")
         bad = [r for r in self.record if r not in VARIABLES]
@@ -82,7 +85,8 @@ def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
     results = BACKENDS[cfg.backend](
         net=net, steps=cfg.steps, spikes=_load_array(cfg.spikes, "input spikes"),
         bias=_load_array(cfg.bias, "input bias"), reset_interval=cfg.reset_interval,
-        reset_offset=cfg.reset_offset, record=cfg.record, silicon_v=cfg.silicon_v)
+        reset_offset=cfg.reset_offset, record=cfg.record, silicon_v=cfg.silicon_v,
+        threads=cfg.threads)
     _save(cfg.out, results)
     return results
 
@@ -101,12 +105,14 @@ def sim(net: Path = typer.Argument(..., help="NetX network (.net)."),
         record: str = typer.Option("s,u,v", "--record", help="Variables to save."),
         silicon_v: bool = typer.Option(False, "--silicon-v", help="Report v = 128 on spike "
                                        "steps as Loihi silicon reads it (Lava reports 0)."),
+        threads: int = typer.Option(1, "--threads", help="Threads of the fast simulator "
+                                    "(at most the idle cores)."),
         ) -> None:
     """Simulate a NetX network bit-exactly as Lava's fixed_pt models do."""
     cfg = SimConfig(net=net, steps=steps, out=out, bias=bias, spikes=spikes,
                     reset_interval=reset_interval, reset_offset=reset_offset, backend=backend,
                     record=tuple(r.strip() for r in record.split(",") if r.strip()),
-                    silicon_v=silicon_v)
+                    silicon_v=silicon_v, threads=threads)
     results = run_sim(cfg)
     spikes_total = sum(int(v.sum()) for k, v in results.items() if k.endswith("/s"))
     typer.echo(f"{cfg.backend}: {len(results)} arrays, {cfg.steps} steps, "
