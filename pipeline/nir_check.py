@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from pipeline.nir_float import simulate_float
-from pipeline.nir_import import Imported
+from pipeline.nir_quantize import Imported
 from sim import fast
 
 

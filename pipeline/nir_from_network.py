@@ -13,7 +13,7 @@ weights are the integer weights, ``v_threshold = vth`` and a bias is
 
 Only the rounding of Lava's decays differs from the chip (rtz); spikes are otherwise the
 Euler semantics of these nodes.  Metadata ``scnn_fixed_point = 1`` lets
-``pipeline.nir_import`` keep the integer scale.  Input: the input layer's drive (the
+``pipeline.nir_quantize`` keep the integer scale.  Input: the input layer's drive (the
 bias mantissa per step, or spikes); layouts torch order.
 """
 

@@ -15,8 +15,8 @@ from pipeline.nir_check import agreement
 from pipeline.nir_export import DT, model_to_nir, write_graph
 from pipeline.nir_from_network import network_to_nir
 from pipeline.nir_graph import NirError, chain, read_graph
-from pipeline.nir_import import quantize_lowered
 from pipeline.nir_lower import lower
+from pipeline.nir_quantize import quantize_lowered
 from pipeline.nir_torch import run_graph, torch_from_nir
 from sim import fast
 from sim.network import networks_equal

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from pipeline.nir_check import agreement_table
-from pipeline.nir_import import error_table, import_nir
+from pipeline.nir_import import import_nir
+from pipeline.nir_quantize import error_table
 
 
 def import_(
