@@ -51,7 +51,7 @@ def _flat_internal(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """(B, *Lava shape) -> (B, N) in internal neuron order."""
     if len(shape) == 3:
         x = x.transpose(0, 2, 1, 3)
-    return np.ascontiguousarray(x).reshape(x.shape[0], -1)
+    return np.ascontiguousarray(x).reshape(x.shape[0], int(np.prod(shape)))
 
 
 def _to_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -230,11 +230,14 @@ class _Plan:
     def run(self, b0: int, b1: int, results: dict[str, np.ndarray]) -> None:
         """Samples b0..b1-1, writing their rows of ``results`` (see ``outputs``)."""
         drive, steps, n = self.drive, self.drive.steps, b1 - b0
-        prev = None
         if drive.spikes is not None:
             x = drive.spikes[b0:b1]
             order = (0, x.ndim - 1, 2, 1, 3) if x.ndim == 5 else (0, 2, 1)
             prev = np.ascontiguousarray(x.transpose(order)).view(np.uint8)
+        elif isinstance(self.net.layers[0], Input) and self.net.layers[0].neuron is not None:
+            prev = None  # a bias-driven input layer
+        else:  # no neurons and no spikes: the synapses see silence
+            prev = np.zeros((n, steps) + _internal(self.net.input_shape), np.uint8)
         for i, layer in enumerate(self.net.layers):
             if isinstance(layer, Flatten):  # internal (H, W, C) -> netx order (C, H, W)
                 prev = np.ascontiguousarray(prev.transpose(0, 1, 4, 2, 3)).reshape(n, steps, -1) \

@@ -123,6 +123,8 @@ class Input:
 
     def __post_init__(self) -> None:
         _set(self, "shape", _shape(self.shape, None, "input shape"))
+        if len(self.shape) not in (1, 3):
+            raise NetworkError(f"input shape {self.shape} must be (N,) or (W, H, C)")
         _check_bias_shape(self.neuron, self.shape, "input")
 
     @property

@@ -349,3 +349,32 @@ def test_lava_conv_first_network() -> None:
     spikes = (rng.random((5, 4, 2, 9)) < 0.4).astype(np.int8)
     _assert_same(fast.simulate(net, 9, spikes=spikes),
                  lava_backend.simulate(net, 9, spikes=spikes))
+
+
+def test_no_spikes_and_no_input_neurons_runs_on_silence() -> None:
+    """Spikes are optional: synapse-first networks without them see all-zero input."""
+    rng = np.random.default_rng(0)
+    conv = Conv((4, 5, 3), (3, 4, 8), rng.integers(-5, 5, (8, 2, 2, 3)),
+                neuron=LIF(100, 200, 1, rng.integers(0, 50, 8)))
+    dense = Dense((60,), (4,), rng.integers(-100, 100, (4, 60)), neuron=LIF(0, 0, 1, 30))
+    for layers in ((Input((4, 5, 3)), conv), (conv,), (Input((4, 5, 3)), Flatten((4, 5, 3)),
+                                                       dense)):
+        net = Network(layers, (4, 5, 3))
+        out = fast.simulate(net, 5)
+        assert any(v.any() for k, v in out.items() if k.endswith("/s"))  # biases alone spike
+        _assert_same(out, reference.simulate(net, 5))
+
+
+def test_empty_batch() -> None:
+    shape = (4, 4, 3)
+    net = Network((Input(shape, LIF(0, 0, 1)),), shape)
+    kwargs = {"bias": np.zeros((0,) + shape, int)}
+    out = fast.simulate(net, 4, **kwargs)
+    assert out["layer0/s"].shape == (0,) + shape + (4,)
+    _assert_same(out, reference.simulate(net, 4, **kwargs))
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 4, 5)])
+def test_input_must_be_flat_or_a_map(shape: tuple[int, ...]) -> None:
+    with pytest.raises(NetworkError, match="must be"):
+        Input(shape, LIF(0, 0, 1))
