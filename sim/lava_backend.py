@@ -5,8 +5,9 @@ The network is written to a temporary .net and loaded by lava-dl's
 Lava's own loader and fixed-point process models compute every bit.  Layer 0's
 bias is set on the input neuron's ``bias_mant``; external spikes come from an
 ``io.source.RingBuffer`` into the input neuron's ``a_in`` (Input layer) or the
-network's input port (synapse-first networks).  Spikes are read by sink
-RingBuffers, u and v by one Monitor each.  Samples of a batch run one after
+network's input port (synapse-first networks).  Spikes are written to a .npy
+by ``sim.lava_rec.SpikeFile`` (Lava's sinks read back one value at a time), u and v
+are read by one Monitor each.  Samples of a batch run one after
 another (Lava has no batch axis).  Results as ``sim.drive`` describes.
 """
 
@@ -45,17 +46,19 @@ def _load(net: Network, path: Path, drive: Drive):  # -> netx.hdf5.Network
     return netx.hdf5.Network(net_config=str(path), **kwargs)
 
 
-def _probes(lava_net, net: Network, drive: Drive) -> dict[tuple[int, str], object]:
-    from lava.proc import io
+def _probes(lava_net, net: Network, drive: Drive, prefix: Path) -> dict[tuple[int, str], object]:
     from lava.proc.monitor.process import Monitor
+
+    from sim.lava_rec import SpikeFile
 
     probes = {}
     for j, block in enumerate(lava_net.layers):
         i = net.neuron_layers[j]
         if drive.records(i, "s"):
-            sink = io.sink.RingBuffer(shape=block.neuron.s_out.shape, buffer=drive.steps)
-            block.neuron.s_out.connect(sink.a_in)
-            probes[j, "s"] = sink
+            path = prefix.with_name(f"{prefix.name}spikes{j}.npy")
+            SpikeFile.create(path, block.neuron.s_out.shape, drive.steps)
+            block.neuron.s_out.connect(SpikeFile(shape=block.neuron.s_out.shape, path=path).a_in)
+            probes[j, "s"] = path
         for var in ("u", "v"):
             if drive.records(i, var):
                 monitor = Monitor()
@@ -66,7 +69,7 @@ def _probes(lava_net, net: Network, drive: Drive) -> dict[tuple[int, str], objec
 
 def _read(probe, block, var: str) -> np.ndarray:
     if var == "s":
-        return probe.data.get()
+        return np.load(probe)
     target = getattr(block.neuron, var)
     data = probe.get_data()[target.process.name][target.name]  # (T, *shape)
     return np.moveaxis(np.asarray(data), 0, -1)
@@ -96,7 +99,7 @@ def _run_sample(net: Network, drive: Drive, b: int, workdir: Path) -> dict[str, 
             first.neuron is not None else lava_net.inp
         source = io.source.RingBuffer(data=_flat_if_needed(drive.spikes[b], port.shape))
         source.s_out.connect(port)
-    probes = _probes(lava_net, net, drive)
+    probes = _probes(lava_net, net, drive, workdir / f"sample{b}-")
     lava_net.run(condition=RunSteps(num_steps=drive.steps),
                  run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     try:

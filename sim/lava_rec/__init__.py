@@ -1,0 +1,54 @@
+"""A Lava process that records spikes into a .npy file, step by step.
+
+Lava's own sinks (``io.sink.RingBuffer``, ``Monitor``) hold their data in a Var, and
+reading a Var back sends it one element at a time (``PyLoihiProcessModel._get_var``):
+about 46 s for PilotNet's spikes over 15 steps.  ``SpikeFile`` writes each step's
+input into a memory-mapped .npy the caller created, so the caller reads it directly.
+It lives in its own package because Lava's compiler imports every module beside a
+process to find its models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+
+class SpikeFile(AbstractProcess):
+    """Records its input of every step t (1-based) into ``path[..., t - 1]``.
+
+    ``path`` must hold an int32 .npy of shape ``shape + (steps,)`` (see ``create``).
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], path: str) -> None:
+        super().__init__(shape=shape, path=str(path))
+        self.a_in = InPort(shape=shape)
+
+    @staticmethod
+    def create(path: Path, shape: tuple[int, ...], steps: int) -> None:
+        np.lib.format.open_memmap(path, mode="w+", dtype=np.int32, shape=shape + (steps,))
+
+
+@implements(proc=SpikeFile, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpikeFileModel(PyLoihiProcessModel):
+    """Writes straight into the shared file mapping (visible to the reader at once)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.out = np.load(proc_params["path"], mmap_mode="r+")
+
+    def run_spk(self) -> None:
+        self.out[..., self.time_step - 1] = self.a_in.recv()
