@@ -55,7 +55,7 @@ def predict_netx(net, card: dict, feats: torch.Tensor, backend: str = "fast",
     for i in tqdm(range(0, len(feats), step), desc=f"simulate ({backend})", unit="batch",
                   disable=None if progress else True, leave=False):
         bias = card_drive(card, feats[i : i + step])
-        res = simulate(net, card["run_steps"], bias=bias, record=("v",))
+        res = simulate(net, card["run_steps"], bias=bias, record=("v",), layers=(layer,))
         volts.append(res[f"layer{layer}/v"][..., -1])
     v = np.concatenate(volts).astype(np.int64)
     return v.argmax(axis=1), v
