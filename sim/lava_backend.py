@@ -5,9 +5,9 @@ The network is written to a temporary .net and loaded by lava-dl's
 Lava's own loader and fixed-point process models compute every bit.  Layer 0's
 bias is set on the input neuron's ``bias_mant``; external spikes come from an
 ``io.source.RingBuffer`` into the input neuron's ``a_in`` (Input layer) or the
-network's input port (synapse-first networks).  Spikes are written to a .npy
-by ``sim.lava_rec.SpikeFile`` (Lava's sinks read back one value at a time), u and v
-are read by one Monitor each.  Samples of a batch run one after
+network's input port (synapse-first networks).  Spikes, u and v are written
+to .npy files by ``sim.lava_rec``'s recorders (Lava's own sinks and Monitors read back
+one value at a time).  Samples of a batch run one after
 another (Lava has no batch axis).  Results as ``sim.drive`` describes.
 """
 
@@ -46,33 +46,28 @@ def _load(net: Network, path: Path, drive: Drive):  # -> netx.hdf5.Network
     return netx.hdf5.Network(net_config=str(path), **kwargs)
 
 
-def _probes(lava_net, net: Network, drive: Drive, prefix: Path) -> dict[tuple[int, str], object]:
-    from lava.proc.monitor.process import Monitor
+def _probes(lava_net, net: Network, drive: Drive, prefix: Path) -> dict[tuple[int, str], Path]:
+    """Recorders for every recorded variable: spikes from s_out, u and v read as Vars;
+    each fills the .npy file it is mapped to."""
+    from sim.lava_rec import SpikeFile, VarFile, create
 
-    from sim.lava_rec import SpikeFile
-
-    probes = {}
+    files = {}
     for j, block in enumerate(lava_net.layers):
         i = net.neuron_layers[j]
-        if drive.records(i, "s"):
-            path = prefix.with_name(f"{prefix.name}spikes{j}.npy")
-            SpikeFile.create(path, block.neuron.s_out.shape, drive.steps)
-            block.neuron.s_out.connect(SpikeFile(shape=block.neuron.s_out.shape, path=path).a_in)
-            probes[j, "s"] = path
-        for var in ("u", "v"):
-            if drive.records(i, var):
-                monitor = Monitor()
-                monitor.probe(getattr(block.neuron, var), drive.steps)
-                probes[j, var] = monitor
-    return probes
-
-
-def _read(probe, block, var: str) -> np.ndarray:
-    if var == "s":
-        return np.load(probe)
-    target = getattr(block.neuron, var)
-    data = probe.get_data()[target.process.name][target.name]  # (T, *shape)
-    return np.moveaxis(np.asarray(data), 0, -1)
+        for var in ("s", "u", "v"):
+            if not drive.records(i, var):
+                continue
+            path = prefix.with_name(f"{prefix.name}{var}{j}.npy")
+            if var == "s":
+                shape = block.neuron.s_out.shape
+                create(path, shape, drive.steps)
+                block.neuron.s_out.connect(SpikeFile(shape=shape, path=path).a_in)
+            else:
+                target = getattr(block.neuron, var)
+                create(path, target.shape, drive.steps)
+                VarFile(shape=target.shape, path=path).ref.connect_var(target)
+            files[j, var] = path
+    return files
 
 
 def _flat_if_needed(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -103,7 +98,7 @@ def _run_sample(net: Network, drive: Drive, b: int, workdir: Path) -> dict[str, 
     lava_net.run(condition=RunSteps(num_steps=drive.steps),
                  run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     try:
-        return {f"layer{i}/{var}": _read(probes[j, var], lava_net.layers[j], var)
+        return {f"layer{i}/{var}": np.load(probes[j, var])
                 for j, i in enumerate(net.neuron_layers) for var in drive.needed
                 if drive.records(i, var)}
     finally:
