@@ -50,17 +50,21 @@ class VarFile(AbstractProcess):
         self.ref = RefPort(shape=shape)
 
 
-@implements(proc=SpikeFile, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PySpikeFileModel(PyLoihiProcessModel):
-    """Writes straight into the shared file mapping (visible to the reader at once)."""
-
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
+class _FileModel(PyLoihiProcessModel):
+    """Opens the caller's .npy as a shared file mapping (writes are visible at once)."""
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
         self.out = np.load(proc_params["path"], mmap_mode="r+")
+
+
+@implements(proc=SpikeFile, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpikeFileModel(_FileModel):
+    """Writes each step's input spikes."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
 
     def run_spk(self) -> None:
         self.out[..., self.time_step - 1] = self.a_in.recv()
@@ -69,14 +73,10 @@ class PySpikeFileModel(PyLoihiProcessModel):
 @implements(proc=VarFile, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyVarFileModel(PyLoihiProcessModel):
-    """Reads the Var after each step's spiking phase and writes it into the file mapping."""
+class PyVarFileModel(_FileModel):
+    """Reads the Var after each step's spiking phase."""
 
     ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, np.int32)
-
-    def __init__(self, proc_params: dict) -> None:
-        super().__init__(proc_params)
-        self.out = np.load(proc_params["path"], mmap_mode="r+")
 
     def post_guard(self) -> bool:
         return True
