@@ -46,9 +46,10 @@ def _load(net: Network, path: Path, drive: Drive):  # -> netx.hdf5.Network
     return netx.hdf5.Network(net_config=str(path), **kwargs)
 
 
-def _probes(lava_net, net: Network, drive: Drive, prefix: Path) -> dict[tuple[int, str], Path]:
-    """Recorders for every recorded variable: spikes from s_out, u and v read as Vars;
-    each fills the .npy file it is mapped to."""
+def _probes(lava_net, net: Network, drive: Drive, workdir: Path, b: int
+            ) -> dict[tuple[int, str], Path]:
+    """Recorders for every recorded variable of sample b: spikes from s_out, u and v read
+    as Vars; each fills the .npy file in ``workdir`` it is mapped to."""
     from sim.lava_rec import SpikeFile, VarFile, create
 
     files = {}
@@ -57,7 +58,7 @@ def _probes(lava_net, net: Network, drive: Drive, prefix: Path) -> dict[tuple[in
         for var in ("s", "u", "v"):
             if not drive.records(i, var):
                 continue
-            path = prefix.with_name(f"{prefix.name}{var}{j}.npy")
+            path = workdir / f"sample{b}-{var}{j}.npy"
             if var == "s":
                 shape = block.neuron.s_out.shape
                 create(path, shape, drive.steps)
@@ -94,7 +95,7 @@ def _run_sample(net: Network, drive: Drive, b: int, workdir: Path) -> dict[str, 
             first.neuron is not None else lava_net.inp
         source = io.source.RingBuffer(data=_flat_if_needed(drive.spikes[b], port.shape))
         source.s_out.connect(port)
-    probes = _probes(lava_net, net, drive, workdir / f"sample{b}-")
+    probes = _probes(lava_net, net, drive, workdir, b)
     lava_net.run(condition=RunSteps(num_steps=drive.steps),
                  run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     try:
