@@ -109,7 +109,7 @@ def _run_sample(net: Network, drive: Drive, b: int, workdir: Path) -> dict[str, 
 LAVA_MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
 
-def _free_start_method() -> None:
+def free_start_method() -> None:
     """Let Lava's runtime import succeed in a process that already fixed a start method.
 
     Importing Lava's message infrastructure calls ``mp.set_start_method('fork')``, which
@@ -126,7 +126,7 @@ def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,
              silicon_v: bool = False, layers: tuple[int, ...] | None = None
              ) -> dict[str, np.ndarray]:
     """Run ``net`` in Lava sample by sample; same arguments and results as ``sim.fast``."""
-    _free_start_method()
+    free_start_method()
     drive = make_drive(net, steps, spikes, bias, reset_interval, reset_offset, record, silicon_v,
                        layers)
     with tempfile.TemporaryDirectory(prefix="scnn-lava-") as tmp:

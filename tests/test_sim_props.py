@@ -224,12 +224,21 @@ def test_netx_round_trip(tmp_path_factory: pytest.TempPathFactory, net: Network)
     assert networks_equal(read_netx(write_netx(net, path)), net)
 
 
+def _import_lava() -> None:
+    """Lava's import fixes the multiprocessing start method: free it when an earlier test
+    (of this file alone) has already asked for it."""
+    from sim import lava_backend
+
+    lava_backend.free_start_method()
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([(-256, 254), (0, 255), (-256, -1), (-5, 5),
                                                    (-128, 0), (1, 3)]), st.integers(1, 16))
 def test_dense_weight_rules_match_lava(seed: int, bounds: tuple[int, int], step: int) -> None:
     """netx_dense_weights == lava-dl's optimize_weight_bits; chip weights == Lava's
     clip_weights + truncate_weights."""
+    _import_lava()
     from lava.lib.dl.netx.utils import optimize_weight_bits
     from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
 
@@ -249,6 +258,7 @@ def test_dense_weight_rules_match_lava(seed: int, bounds: tuple[int, int], step:
 
 
 def test_wrap_helpers_match_lava() -> None:
+    _import_lava()
     from lava.proc.conv.utils import signed_clamp
 
     x = np.arange(-(1 << 25), 1 << 25, 4099, dtype=np.int64)
