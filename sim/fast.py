@@ -11,9 +11,9 @@ convolutions exact by the bound on their sums; dense layers are one float matrix
 product, exact by the same bound.  The reference loop and Lava check all of it in
 the tests.
 
-Internal layout: spikes of a layer are ``(B, T, *internal)`` uint8 with internal
-``(H, W, C)`` for conv and input maps (Lava's ``(W, H, C)`` transposed) and
-``(N,)`` for dense layers; results are returned in Lava's ``(B, *shape, T)``.
+Internal layout: a layer's arrays are ``(B, T, *shape)`` in Lava's neuron order
+(``(W, H, C)`` maps, torch sees W as its height axis), so results are returned in
+Lava's ``(B, *shape, T)`` as views, without copies.
 """
 
 from __future__ import annotations
@@ -42,24 +42,9 @@ def wrap_current(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x > lim, x - 2 * lim, torch.where(x <= -lim, x + 2 * lim, x))
 
 
-def _internal(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Lava neuron shape -> internal: (W, H, C) -> (H, W, C); (N,) as is."""
-    return (shape[1], shape[0], shape[2]) if len(shape) == 3 else shape
-
-
-def _flat_internal(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """(B, *Lava shape) -> (B, N) in internal neuron order."""
-    if len(shape) == 3:
-        x = x.transpose(0, 2, 1, 3)
-    return np.ascontiguousarray(x).reshape(x.shape[0], int(np.prod(shape)))
-
-
 def _to_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """(B, T, N) internal -> (B, *Lava shape, T)."""
-    b, t = x.shape[:2]
-    if len(shape) == 3:
-        return x.reshape((b, t) + _internal(shape)).transpose(0, 3, 2, 4, 1)
-    return x.transpose(0, 2, 1)
+    """(B, T, N) -> (B, *shape, T), a view."""
+    return np.moveaxis(x.reshape(x.shape[:2] + shape), 1, -1)
 
 
 def _int8_scale(w: np.ndarray) -> int | None:
@@ -92,14 +77,14 @@ class _ConvSynapse:
     """
 
     def __init__(self, layer: Conv) -> None:
-        w = layer.weight.transpose(0, 3, 2, 1)[:, :, ::-1, ::-1].copy()  # fresh strides
+        # (C_out, kW, kH, C_in) -> torch (C_out, C_in, kW, kH), flipped; fresh strides
+        w = layer.weight.transpose(0, 3, 1, 2)[:, :, ::-1, ::-1].copy()
         self.bound = int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max())
         self.drive_in = min(self.bound, fx.UV_LIMIT)
-        self.args = [list(layer.stride[::-1]), list(layer.padding[::-1]),
-                     list(layer.dilation[::-1]), layer.groups]
+        self.args = [list(layer.stride), list(layer.padding), list(layer.dilation), layer.groups]
         dtype = torch.float32 if self.bound < FLOAT_EXACT else torch.float64
         self.weight = torch.from_numpy(w).to(dtype)
-        self.in_shape = _internal(layer.in_shape)
+        self.in_shape = layer.in_shape
         scale = _int8_scale(w) if _int8_ok(layer) and self.bound < FLOAT_EXACT else None
         self.packed = None
         if scale is not None:
@@ -112,7 +97,7 @@ class _ConvSynapse:
                 self.packed = None
 
     def _int8(self, s: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(s).permute(0, 3, 1, 2)  # channels-last (S, C, H, W) view
+        x = torch.from_numpy(s).permute(0, 3, 1, 2)  # channels-last (S, C, W, H) view
         return torch.ops.onednn.qconv2d_pointwise(
             x, 1.0, 0, self.packed, self.scales, self.zeros, None, *self.args, 1.0, 0,
             torch.float32, "none", [], "")
@@ -126,7 +111,7 @@ class _ConvSynapse:
                         groups=groups)
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
-        """Spikes (S, H, W, C) uint8 -> synaptic input (S, H_out, W_out, C_out), float32/int32."""
+        """Spikes (S, W, H, C) uint8 -> synaptic input (S, W_out, H_out, C_out), float32/int32."""
         a = self._int8(s) if self.packed is not None else self._float(s)
         if self.bound >= fx.UV_LIMIT:
             a = torch.from_numpy(
@@ -144,10 +129,18 @@ class _DenseSynapse:
         dtype = torch.float32 if rows < FLOAT_EXACT else torch.float64
         self.weight_t = torch.from_numpy(np.array(w.T, order="C")).to(dtype)
         self.drive_in = rows << self.exp if self.exp > 0 else rows >> -self.exp
+        # float32 holds every sum and shifted sum: scaling by 2**exp and floor are exact
+        self.float32 = max(rows, self.drive_in) < FLOAT_EXACT
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
-        """Spikes (S, M) uint8 -> synaptic input (S, N) int32."""
+        """Spikes (S, M) uint8 -> synaptic input (S, N), float32 or int32."""
         a = torch.from_numpy(s).to(self.weight_t.dtype) @ self.weight_t  # spikes are 0/1
+        if self.float32:
+            if self.exp > 0:
+                a.mul_(float(1 << self.exp))
+            elif self.exp < 0:
+                a.div_(float(1 << -self.exp)).floor_()
+            return a.numpy()
         if self.exp > 0:
             a = a.double() * float(1 << self.exp)
         elif self.exp < 0:
@@ -169,6 +162,13 @@ def _threads(n: int | None):
         numba.set_num_threads(old_numba)
 
 
+def _bias32(bias: np.ndarray, exp: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Effective bias ``bias << exp`` as (1 or B, N) int32, as Lava shifts an int32 copy of
+    the mantissa (13-bit mantissas and 0 <= exp <= 7, both checked on input: it fits)."""
+    b = np.broadcast_to(bias, (bias.shape[0],) + shape).reshape(bias.shape[0], int(np.prod(shape)))
+    return b.astype(np.int32) << exp
+
+
 class _Layer:
     """One neuron layer's constants: synapse, decay factors, threshold, effective bias."""
 
@@ -180,8 +180,7 @@ class _Layer:
         self.fu = fx.DECAY_UNITY - neuron.du - fx.DU_OFFSET
         self.fv = fx.DECAY_UNITY - neuron.dv - fx.DV_OFFSET
         self.vth = fx.threshold(neuron.vth)
-        eff = fx.scaled_bias(np.broadcast_to(bias, (bias.shape[0],) + layer.shape), neuron.bias_exp)
-        self.bias = _flat_internal(eff.astype(np.int64), layer.shape)
+        self.bias = _bias32(bias, neuron.bias_exp, layer.shape)
         self.resets = resets
 
     def run(self, a_in: np.ndarray, delay: int, bias: np.ndarray, steps: int,
@@ -221,7 +220,7 @@ class _Plan:
         return max(1, min(self.drive.batch, CHUNK_BYTES // max(per_sample, 1)))
 
     def outputs(self) -> dict[str, np.ndarray]:
-        """The recorded arrays of the whole batch, (B, T, N) in internal order.
+        """The recorded arrays of the whole batch, (B, T, N) in Lava's neuron order.
 
         Written once here (``np.full``, not ``empty``/``zeros``) so their pages are faulted
         in by one thread: page faults inside the parallel kernel contend (measured: the
@@ -237,15 +236,14 @@ class _Plan:
         drive, steps, n = self.drive, self.drive.steps, b1 - b0
         if drive.spikes is not None:
             x = drive.spikes[b0:b1]
-            order = (0, x.ndim - 1, 2, 1, 3) if x.ndim == 5 else (0, 2, 1)
-            prev = np.ascontiguousarray(x.transpose(order)).view(np.uint8)
+            prev = np.ascontiguousarray(np.moveaxis(x, -1, 1)).view(np.uint8)
         elif isinstance(self.net.layers[0], Input) and self.net.layers[0].neuron is not None:
             prev = None  # a bias-driven input layer
         else:  # no neurons and no spikes: the synapses see silence
-            prev = np.zeros((n, steps) + _internal(self.net.input_shape), np.uint8)
+            prev = np.zeros((n, steps) + self.net.input_shape, np.uint8)
         for i, layer in enumerate(self.net.layers):
-            if isinstance(layer, Flatten):  # internal (H, W, C) -> netx order (C, H, W)
-                prev = np.ascontiguousarray(prev.transpose(0, 1, 4, 2, 3)).reshape(n, steps, -1) \
+            if isinstance(layer, Flatten):  # (W, H, C) -> netx order (C, H, W)
+                prev = np.ascontiguousarray(prev.transpose(0, 1, 4, 3, 2)).reshape(n, steps, -1) \
                     if prev.ndim == 5 else prev
                 continue
             if layer.neuron is None:  # shape-only input: external spikes go on
@@ -262,16 +260,15 @@ class _Plan:
             out = {var: results[f"layer{i}/{var}"][b0:b1] for var in VARIABLES
                    if drive.records(i, var)}
             s = lif.run(a_in, delay, bias, steps, out)
-            prev = s.reshape((n, steps) + _internal(layer.shape))
+            prev = s.reshape((n, steps) + layer.shape)
 
     @staticmethod
     def _synapse(lif: _Layer, prev: np.ndarray, n: int, steps: int) -> np.ndarray:
-        """Synaptic input of steps 2..T from the previous layer's spikes of steps 1..T-1."""
-        shape = (n, steps - 1, int(np.prod(lif.shape)))
-        if steps == 1:
-            return np.zeros((n, 0, shape[2]), np.int32)
-        s = np.ascontiguousarray(prev[:, :-1]).reshape((n * (steps - 1),) + prev.shape[2:])
-        return lif.synapse(s).reshape(shape)
+        """The synapse applied to the previous layer's spikes of every step (row t arrives at
+        step t + 2; the last row is never used: one convolution too many is cheaper than
+        copying the spikes of the other steps out of the batch)."""
+        s = prev.reshape((n * steps,) + prev.shape[2:])
+        return lif.synapse(s).reshape(n, steps, int(np.prod(lif.shape)))
 
 
 def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,

@@ -1,11 +1,24 @@
 """Compiled integer kernel of the fast simulator (numba): Lava's LIF dynamics over all steps.
 
-Everything here is plain integer arithmetic on int64 registers, so it is Lava's
-arithmetic by construction, not by a bound argument: round-toward-zero decays,
-the 32-bit wraps, the 24-bit current wrap, the voltage clip and the reset are
-applied on every step exactly as ``PyLifModelBitAcc`` does (a wrap or clip that
-cannot bite is a no-op).  ``sim.fast`` arranges the arrays; ``sim.reference`` and
-Lava check the results in the tests.
+Lava's ``PyLifModelBitAcc`` keeps u and v in int32 and computes each step as
+
+    u = wrap24_once(int32(rtz(u * fu / 4096)) + (a_in << 6))   (int32 sum, wraps mod 2**32)
+    v = clip(int32(rtz(v * fv / 4096)) + u + bias, V_MIN, V_MAX)
+    s = v > vth;  v[s] = 0
+
+with ``fu = 4096 - du - 1``, ``fv = 4096 - dv`` and rtz rounding toward zero.  The
+kernel does the same in int32 lanes (16 per AVX-512 vector; numba computes in int64
+and every ``_i32`` truncation is the 32-bit wrap, which LLVM turns into 32-bit
+instructions).  The only product wider than 32 bits is the decay ``x * f`` (up to
+2**43); it is split exactly: with ``h = x >> 12`` (floor) and ``l = x & 4095``,
+
+    floor(x * f / 4096) = h * f + ((l * f) >> 12),   (x * f) mod 4096 = (l * f) & 4095,
+
+where ``|h * f| < 2**31`` for any int32 x and 0 <= f <= 4096 and ``l * f < 2**24``;
+rounding toward zero adds one when x < 0 and the remainder is not zero.  So the
+arithmetic is Lava's for every int32 state and input, not under a bound on them.
+``sim.fast`` arranges the arrays; ``sim.reference`` and Lava check the results in
+the tests.
 
 Layout: time-major per sample, ``(B, T, N)`` with N the neurons in the fast
 simulator's internal order.
@@ -20,64 +33,71 @@ from hw import fixed_point as fx
 
 BLOCK = 2048  # neurons per work item: u, v of a block stay in L1 across all steps
 
+_i32 = np.int32
 _SHIFT = fx.DECAY_SHIFT
-_ROUND = (1 << fx.DECAY_SHIFT) - 1
+_LOW = (1 << fx.DECAY_SHIFT) - 1
 _ACT = fx.ACT_SHIFT
-_HALF32, _MASK32 = 1 << 31, (1 << 32) - 1
-_LIM = fx.UV_LIMIT
+_LIM, _PERIOD = fx.UV_LIMIT, 2 * fx.UV_LIMIT
 _V_MIN, _V_MAX = fx.V_MIN, fx.V_MAX
 
 
 @nb.njit(inline="always")
 def _rtz_decay(x: int, f: int) -> int:
-    """``x * f / 4096`` rounded toward zero (arithmetic shift after adding 4095 if negative)."""
-    p = x * f
-    return (p + ((p >> 63) & _ROUND)) >> _SHIFT
+    """``x * f / 4096`` rounded toward zero, exact in int32 lanes (see the module doc)."""
+    low = _i32(_i32(x & _LOW) * f)
+    floor = _i32(_i32(_i32(x >> _SHIFT) * f) + _i32(low >> _SHIFT))
+    return _i32(floor + _i32((x < 0) & ((low & _LOW) != 0)))
 
 
 @nb.njit(inline="always")
-def _wrap32(x: int) -> int:
-    return ((x + _HALF32) & _MASK32) - _HALF32
+def _wrap_once(x: int) -> int:
+    """Lava's one-period wrap of u into the 24-bit range (``subthr_dynamics``)."""
+    return _i32(x - (_PERIOD if x > _LIM else 0) + (_PERIOD if x <= -_LIM else 0))
 
 
 @nb.njit(parallel=True, nogil=True, cache=True)
 def lif_run(a_in, delay, bias, fu, fv, vth, resets, s_out, u_out, v_out):  # noqa: PLR0913
     """Run one LIF layer for all steps of a batch.
 
-    a_in (B, Ta, N) int32: the input delivered at step t (0-based) is ``a_in[:, t - delay]``
-    when ``0 <= t - delay < Ta``, else 0.  bias (1 or B, N) int64: effective bias.
-    fu, fv: decay factors ``4096 - du - 1`` and ``4096 - dv``; vth: ``vth << 6``.
-    resets (T,) bool: zero u and v before step t.  Writes s_out (B, T, N) uint8 and,
-    when their first axis is B (not 0), u_out / v_out (B, T, N) int32.
+    a_in (B, Ta, N) int32, or float32 holding integers below 2**24: the input delivered
+    at step t (0-based) is ``a_in[:, t - delay]`` when ``0 <= t - delay < Ta``, else 0.
+    bias (1 or B, N) int32: effective bias wrapped to 32 bits.  fu, fv: decay factors
+    ``4096 - du - 1`` and ``4096 - dv``; vth: ``vth << 6`` clamped to int32.  resets
+    (T,) bool: zero u and v before step t.  Writes s_out (B, T, N) uint8 and, when
+    their first axis is B (not 0), u_out / v_out (B, T, N) int32.
     """
     n_b, n_t, n = s_out.shape
     n_ta = a_in.shape[1]
     b_step = 1 if bias.shape[0] > 1 else 0
     rec_u, rec_v = u_out.shape[0] > 0, v_out.shape[0] > 0
+    fu, fv, vth = _i32(fu), _i32(fv), _i32(vth)
     blocks = (n + BLOCK - 1) // BLOCK
     for job in nb.prange(n_b * blocks):
         b = job // blocks
         n0 = (job % blocks) * BLOCK
         n1 = min(n0 + BLOCK, n)
-        u = np.zeros(n1 - n0, np.int64)
-        v = np.zeros(n1 - n0, np.int64)
+        u = np.zeros(n1 - n0, np.int32)
+        v = np.zeros(n1 - n0, np.int32)
         bi = bias[b * b_step, n0:n1]
         for t in range(n_t):
             if resets[t]:
                 u[:] = 0
                 v[:] = 0
             ta = t - delay
-            if 0 <= ta < n_ta:
+            if not 0 <= ta < n_ta:
+                for k in range(u.size):
+                    u[k] = _wrap_once(_rtz_decay(u[k], fu))
+            elif fu == 0:  # the decay term is 0 (du = 4095): u is the new input alone
                 ai = a_in[b, ta, n0:n1]
                 for k in range(u.size):
-                    x = _wrap32(_rtz_decay(u[k], fu) + _wrap32(np.int64(ai[k]) << _ACT))
-                    u[k] = x - 2 * _LIM * (x > _LIM) + 2 * _LIM * (x <= -_LIM)
+                    u[k] = _wrap_once(_i32(_i32(ai[k]) << _ACT))
             else:
+                ai = a_in[b, ta, n0:n1]
                 for k in range(u.size):
-                    u[k] = _rtz_decay(u[k], fu)  # |u| < 2**23 already: no wrap can bite
+                    u[k] = _wrap_once(_i32(_rtz_decay(u[k], fu) + _i32(_i32(ai[k]) << _ACT)))
             so = s_out[b, t, n0:n1]
             for k in range(v.size):
-                y = min(max(_wrap32(_rtz_decay(v[k], fv) + u[k] + bi[k]), _V_MIN), _V_MAX)
+                y = min(max(_i32(_i32(_rtz_decay(v[k], fv) + u[k]) + bi[k]), _V_MIN), _V_MAX)
                 spike = y > vth
                 v[k] = 0 if spike else y
                 so[k] = spike
