@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from hw import fixed_point as fx
 from hw.errors import ScnnError
 from sim import fast, reference
-from sim.drive import make_drive
 from sim.network import (
     LIF,
     Conv,
@@ -206,15 +205,21 @@ def test_int8_path_falls_back_when_onednn_disagrees(monkeypatch: pytest.MonkeyPa
     _assert_same(fast.simulate(net, 6, **kwargs), reference.simulate(net, 6, **kwargs))
 
 
-def test_chunked_batch_equals_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch split into chunks (bounded memory) gives the same arrays as one chunk."""
+@pytest.mark.parametrize("limit", ["CHUNK_BYTES", "INNER_BYTES"])
+def test_chunked_batch_equals_whole(monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
+    """A batch split into chunks (bounded memory) or each layer's work split into pieces
+    (cache-sized) gives the same arrays as the whole batch at once."""
     net = _wide_conv_net(5, 3, 9, 2, 2)
     kwargs = {"bias": np.random.default_rng(1).integers(0, 80, (5,) + net.input_shape),
               "reset_interval": 4}
     whole = fast.simulate(net, 7, **kwargs)
-    monkeypatch.setattr(fast, "CHUNK_BYTES", 1)
-    assert fast._Plan(net, make_drive(net, 7, **kwargs)).chunk() == 1
+    monkeypatch.setattr(fast, limit, 1)
+    batches = []
+    run = fast.kernels.lif_run
+    monkeypatch.setattr(fast.kernels, "lif_run",
+                        lambda a_in, *args: batches.append(a_in.shape[0]) or run(a_in, *args))
     _assert_same(fast.simulate(net, 7, **kwargs), whole)
+    assert batches == [1] * 5 * len(net.neuron_layers)
 
 
 @FAST_VS_REF
