@@ -18,6 +18,7 @@ Lava's ``(B, *shape, T)`` as views, without copies.
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 
 import numba
@@ -173,14 +174,26 @@ def _bias32(bias: np.ndarray, exp: int, shape: tuple[int, ...]) -> np.ndarray:
     return b.astype(np.int32) << exp
 
 
+_SYNAPSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _synapse(layer: Input | Conv | Dense) -> _ConvSynapse | _DenseSynapse | None:
+    """The layer's synapse, built once per layer object (layers are immutable): packing
+    and probing the weights took 7 ms of a 12 ms PilotNet sample."""
+    if isinstance(layer, Input):
+        return None
+    if layer not in _SYNAPSES:
+        _SYNAPSES[layer] = _ConvSynapse(layer) if isinstance(layer, Conv) else _DenseSynapse(layer)
+    return _SYNAPSES[layer]
+
+
 class _Layer:
     """One neuron layer's constants: synapse, decay factors, threshold, effective bias."""
 
     def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray) -> None:
         neuron: LIF = layer.neuron
         self.shape = layer.shape
-        self.synapse = _ConvSynapse(layer) if isinstance(layer, Conv) else \
-            _DenseSynapse(layer) if isinstance(layer, Dense) else None
+        self.synapse = _synapse(layer)
         self.fu = fx.DECAY_UNITY - neuron.du - fx.DU_OFFSET
         self.fv = fx.DECAY_UNITY - neuron.dv - fx.DV_OFFSET
         self.vth = fx.threshold(neuron.vth)

@@ -205,6 +205,21 @@ def test_int8_path_falls_back_when_onednn_disagrees(monkeypatch: pytest.MonkeyPa
     _assert_same(fast.simulate(net, 6, **kwargs), reference.simulate(net, 6, **kwargs))
 
 
+def test_synapses_are_built_once_per_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeated runs of one network reuse its packed synapses; another network gets its own."""
+    built = []
+    init = fast._ConvSynapse.__init__
+    monkeypatch.setattr(fast._ConvSynapse, "__init__",
+                        lambda self, layer: built.append(layer) or init(self, layer))
+    net, other = _wide_conv_net(3, 3, 8, 1, 1), _wide_conv_net(3, 3, 8, 1, 1)
+    bias = np.random.default_rng(0).integers(0, 80, net.input_shape)
+    first = fast.simulate(net, 4, bias=bias)
+    _assert_same(fast.simulate(net, 4, bias=bias), first)
+    assert built == list(net.layers[1:])
+    fast.simulate(other, 4, bias=bias)
+    assert built == list(net.layers[1:]) + list(other.layers[1:])
+
+
 @pytest.mark.parametrize("limit", ["CHUNK_BYTES", "INNER_BYTES"])
 def test_chunked_batch_equals_whole(monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
     """A batch split into chunks (bounded memory) or each layer's work split into pieces
