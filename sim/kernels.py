@@ -37,8 +37,10 @@ _i32 = np.int32
 _SHIFT = fx.DECAY_SHIFT
 _LOW = (1 << fx.DECAY_SHIFT) - 1
 _ACT = fx.ACT_SHIFT
-_LIM, _PERIOD = fx.UV_LIMIT, 2 * fx.UV_LIMIT
-_V_MIN, _V_MAX = fx.V_MIN, fx.V_MAX
+# int32 constants: Python ints would widen the comparisons to int64 lanes
+_LIM, _PERIOD = _i32(fx.UV_LIMIT), _i32(2 * fx.UV_LIMIT)
+_V_MIN, _V_MAX = _i32(fx.V_MIN), _i32(fx.V_MAX)
+_ZERO = _i32(0)
 
 
 @nb.njit(inline="always")
@@ -52,7 +54,7 @@ def _rtz_decay(x: int, f: int) -> int:
 @nb.njit(inline="always")
 def _wrap_once(x: int) -> int:
     """Lava's one-period wrap of u into the 24-bit range (``subthr_dynamics``)."""
-    return _i32(x - (_PERIOD if x > _LIM else 0) + (_PERIOD if x <= -_LIM else 0))
+    return _i32(x - (_PERIOD if x > _LIM else _ZERO) + (_PERIOD if x <= -_LIM else _ZERO))
 
 
 @nb.njit(parallel=True, nogil=True, cache=True)
@@ -79,14 +81,17 @@ def lif_run(a_in, delay, bias, fu, fv, vth, resets, s_out, u_out, v_out):  # noq
         u = np.zeros(n1 - n0, np.int32)
         v = np.zeros(n1 - n0, np.int32)
         bi = bias[b * b_step, n0:n1]
+        u_zero = True  # u is all 0 (it stays 0 without input: bias-driven input layers)
         for t in range(n_t):
             if resets[t]:
                 u[:] = 0
                 v[:] = 0
+                u_zero = True
             ta = t - delay
             if not 0 <= ta < n_ta:
-                for k in range(u.size):
-                    u[k] = _wrap_once(_rtz_decay(u[k], fu))
+                if not u_zero:
+                    for k in range(u.size):
+                        u[k] = _wrap_once(_rtz_decay(u[k], fu))
             elif fu == 0:  # the decay term is 0 (du = 4095): u is the new input alone
                 ai = a_in[b, ta, n0:n1]
                 for k in range(u.size):
@@ -95,11 +100,12 @@ def lif_run(a_in, delay, bias, fu, fv, vth, resets, s_out, u_out, v_out):  # noq
                 ai = a_in[b, ta, n0:n1]
                 for k in range(u.size):
                     u[k] = _wrap_once(_i32(_rtz_decay(u[k], fu) + _i32(_i32(ai[k]) << _ACT)))
+            u_zero = u_zero and not 0 <= ta < n_ta
             so = s_out[b, t, n0:n1]
             for k in range(v.size):
                 y = min(max(_i32(_i32(_rtz_decay(v[k], fv) + u[k]) + bi[k]), _V_MIN), _V_MAX)
                 spike = y > vth
-                v[k] = 0 if spike else y
+                v[k] = _ZERO if spike else y
                 so[k] = spike
             if rec_u:
                 u_out[b, t, n0:n1] = u

@@ -48,11 +48,11 @@ def _lava_lif(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
 
 
 def _kernel(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
-            resets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    steps, n = a_in.shape
+            resets: np.ndarray, delay: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    steps, n = resets.size, a_in.shape[1]
     s = np.zeros((1, steps, n), np.uint8)
     u, v = np.zeros((1, steps, n), np.int32), np.zeros((1, steps, n), np.int32)
-    kernels.lif_run(a_in[None], 0, bias[None], fx.DECAY_UNITY - du - fx.DU_OFFSET,
+    kernels.lif_run(a_in[None], delay, bias[None], fx.DECAY_UNITY - du - fx.DU_OFFSET,
                     fx.DECAY_UNITY - dv - fx.DV_OFFSET, vth, resets, s, u, v)
     return s[0].astype(bool), u[0], v[0]
 
@@ -88,3 +88,19 @@ def test_float_inputs_equal_int_inputs() -> None:
     floats = _kernel(a_in.astype(np.float32), bias, 4095, 300, 25 << 6, resets)
     for x, y in zip(ints, floats, strict=True):
         assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("du", [0, 4095, 700])
+def test_steps_without_input(du: int) -> None:
+    """Steps before the delayed input starts and after it ends receive 0: u decays on."""
+    rng = np.random.default_rng(du)
+    a_in = rng.integers(-(1 << 20), 1 << 20, (5, 2000)).astype(np.int32)
+    bias = rng.integers(-(1 << 12), 1 << 12, 2000).astype(np.int32) << 6
+    resets = np.zeros(12, bool)
+    resets[9] = True
+    padded = np.zeros((12, 2000), np.int32)
+    padded[2:7] = a_in  # delay 2: row r arrives at step r + 2
+    want = _lava_lif(padded, bias, du, 100, 300 << 6, resets)
+    got = _kernel(a_in, bias, du, 100, 300 << 6, resets, delay=2)
+    for name, x, y in zip("suv", got, want, strict=True):
+        assert np.array_equal(x, y), f"{name} differs"
