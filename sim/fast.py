@@ -18,6 +18,7 @@ Lava's ``(B, *shape, T)`` as views, without copies.
 
 from __future__ import annotations
 
+import os
 import weakref
 from contextlib import contextmanager
 
@@ -30,6 +31,11 @@ from hw import fixed_point as fx
 from sim import kernels
 from sim.drive import VARIABLES, Drive, finish, make_drive
 from sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
+
+# PyTorch's opt-in transparent huge pages for its buffers of 2 MiB and more (the synaptic
+# inputs are fresh buffers of several MiB per piece; faulting them in 4 KiB pages cost 3-8 %
+# of a PilotNet run here). Read at torch's first large allocation; an explicit setting wins.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 INT32 = 1 << 31
 FLOAT_EXACT = 1 << 24  # float32 represents every integer below 2**24 exactly
