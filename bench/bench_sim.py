@@ -21,7 +21,9 @@ batches of a test set drops them (the first call page-faults its arrays in); rat
 Lava baselines use the warm median.
 The spikes of every compared sample must be identical.
 
-    .venv/bin/python bench/bench_sim.py [--batch 64] [--lava-samples 2] [--threads 1]
+    .venv/bin/python bench/bench_sim.py [--batch 64] [--lava-samples 2] [--threads N]
+
+``--threads`` defaults to the cores this process may use, as Lava's processes use them all.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lava-samples", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
     d = _gts()
     net = read_netx(d / "network.net")
