@@ -53,8 +53,10 @@ def _check_mode(synapses: str) -> None:
 def conv_torch_mask(layer: Conv, synapses: str = "nonzero") -> torch.Tensor:
     """Weight mask (C_out, C_in/g, kH, kW), torch cross-correlation orientation, float64.
 
-    Lava's (C_out, kW, kH, C_in/g) netx weights are transposed and spatially flipped
-    exactly as ``sim.fast`` does; 1 where a synapse exists (nonzero weight or any tap).
+    Lava's (C_out, kW, kH, C_in/g) netx weights are transposed to torch's (H, W) order
+    (the maps here are (C, H, W), while ``sim.fast`` keeps Lava's (W, H) and transposes
+    (0, 3, 1, 2)) and spatially flipped; 1 where a synapse exists (nonzero weight or any
+    tap).
     """
     _check_mode(synapses)
     w = layer.weight.transpose(0, 3, 2, 1)[:, :, ::-1, ::-1]

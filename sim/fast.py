@@ -34,7 +34,9 @@ from sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
 
 # PyTorch's opt-in transparent huge pages for its buffers of 2 MiB and more (the synaptic
 # inputs are fresh buffers of several MiB per piece; faulting them in 4 KiB pages cost 3-8 %
-# of a PilotNet run here). Read at torch's first large allocation; an explicit setting wins.
+# of a PilotNet run and 0.3 s of the first batch-64 call here). torch reads the variable once,
+# at its first CPU allocation of any size, so it has no effect in a process that allocated a
+# tensor before importing this module; an explicit setting wins. Child processes inherit it.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 INT32 = 1 << 31
@@ -233,7 +235,8 @@ class _Plan:
 
     def chunk(self) -> int:
         """Samples per chunk so the layers' arrays of all steps stay within ``CHUNK_BYTES``
-        (synaptic inputs exist for one piece of one layer at a time: see ``INNER_BYTES``)."""
+        (synaptic inputs, and the convolution's temporaries, exist for one piece of one layer
+        at a time, on top: see ``INNER_BYTES``)."""
         sizes = [int(np.prod(layer.shape)) for layer in self.net.layers]
         uv = 8 if {"u", "v"} & set(self.drive.needed) else 0
         per_sample = self.drive.steps * sum(sizes) * (1 + uv)
@@ -298,9 +301,9 @@ class _Plan:
 
     @staticmethod
     def _synapse(lif: _Layer, prev: np.ndarray, n: int, steps: int) -> np.ndarray:
-        """The synapse applied to the previous layer's spikes of every step (row t arrives at
-        step t + 2; the last row is never used: one convolution too many is cheaper than
-        copying the spikes of the other steps out of the batch)."""
+        """The synapse applied to the previous layer's spikes of every step: row t (spikes of
+        step t, 0-based) is delivered at step t + 1, so the last row is never used (one
+        convolution too many is cheaper than copying the other steps out of the batch)."""
         s = prev.reshape((n * steps,) + prev.shape[2:])
         return lif.synapse(s).reshape(n, steps, int(np.prod(lif.shape)))
 

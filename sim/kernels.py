@@ -14,7 +14,7 @@ instructions).  The only product wider than 32 bits is the decay ``x * f`` (up t
 
     floor(x * f / 4096) = h * f + ((l * f) >> 12),   (x * f) mod 4096 = (l * f) & 4095,
 
-where ``|h * f| < 2**31`` for any int32 x and 0 <= f <= 4096 and ``l * f < 2**24``;
+where ``-2**31 <= h * f < 2**31`` for any int32 x and 0 <= f <= 4096 and ``l * f < 2**24``;
 rounding toward zero adds one when x < 0 and the remainder is not zero.  So the
 arithmetic is Lava's for every int32 state and input, not under a bound on them.
 ``sim.fast`` arranges the arrays; ``sim.reference`` and Lava check the results in
@@ -64,7 +64,7 @@ def lif_run(a_in, delay, bias, fu, fv, vth, resets, s_out, u_out, v_out):  # noq
     a_in (B, Ta, N) int32, or float32 holding integers below 2**24: the input delivered
     at step t (0-based) is ``a_in[:, t - delay]`` when ``0 <= t - delay < Ta``, else 0.
     bias (1 or B, N) int32: effective bias wrapped to 32 bits.  fu, fv: decay factors
-    ``4096 - du - 1`` and ``4096 - dv``; vth: ``vth << 6`` clamped to int32.  resets
+    ``4096 - du - 1`` and ``4096 - dv``; vth: ``vth << 6`` (at most 2**23).  resets
     (T,) bool: zero u and v before step t.  Writes s_out (B, T, N) uint8 and, when
     their first axis is B (not 0), u_out / v_out (B, T, N) int32.
     """
