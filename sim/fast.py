@@ -290,8 +290,9 @@ class _Plan:
             c1 = min(c0 + piece, n)
             if isinstance(layer, Input):
                 delay = 0
-                a_in = np.zeros((c1 - c0, 0, 1), np.int32) if prev is None \
-                    else prev[c0:c1].reshape(c1 - c0, steps, -1).astype(np.int32)
+                # float32 like the synapses' usual output: one compiled kernel serves both
+                a_in = np.zeros((c1 - c0, 0, 1), np.float32) if prev is None \
+                    else prev[c0:c1].reshape(c1 - c0, steps, -1).astype(np.float32)
             else:
                 delay = 1
                 a_in = self._synapse(lif, prev[c0:c1], c1 - c0, steps)
