@@ -33,15 +33,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from models.scnn import get_config
-from pipeline.convert import convert_run
-from pipeline.export import export_netx
-from pipeline.features import FeatureConfig
-from pipeline.hweval import evaluate_netx
-from pipeline.plots import pyplot, save_figure
-from pipeline.profile import profile_netx
-from pipeline.qat import QAT_EPOCHS, QAT_LR, finetune
-from pipeline.train import TrainConfig, load_run, load_splits, train_run
+from scnn.convert import convert_run
+from scnn.export import export_netx
+from scnn.features import FeatureConfig
+from scnn.hweval import evaluate_netx
+from scnn.models.scnn import get_config
+from scnn.plots import pyplot, save_figure
+from scnn.profile import profile_netx
+from scnn.qat import QAT_EPOCHS, QAT_LR, finetune
+from scnn.train import TrainConfig, load_run, load_splits, train_run
 
 CONVERSIONS = (("model-norm", "model", 100.0), ("data-norm", "data", 100.0),
                ("data-p99.9", "data", 99.9))

@@ -24,12 +24,12 @@ import statistics
 import sys
 from pathlib import Path
 
-from models.scnn import get_config
-from pipeline.export import export_netx
-from pipeline.features import FeatureConfig
-from pipeline.hweval import evaluate_netx
-from pipeline.qat import QAT_EPOCHS, QAT_LR, finetune
-from pipeline.train import TrainConfig, load_run, load_splits, train_run
+from scnn.export import export_netx
+from scnn.features import FeatureConfig
+from scnn.hweval import evaluate_netx
+from scnn.models.scnn import get_config
+from scnn.qat import QAT_EPOCHS, QAT_LR, finetune
+from scnn.train import TrainConfig, load_run, load_splits, train_run
 
 COLUMNS = ("float", "quantised", "finetuned", "bitexact", "gap")
 

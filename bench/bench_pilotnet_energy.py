@@ -18,8 +18,8 @@ import sys
 
 import torch
 
-from hw.energy import COSTS
-from pipeline.profile import calibrate_pilotnet, chip_profile, lava_gts_dir, pilotnet_activity
+from scnn.hw.energy import COSTS
+from scnn.profile import calibrate_pilotnet, chip_profile, lava_gts_dir, pilotnet_activity
 
 
 def main() -> int:

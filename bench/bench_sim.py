@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import fast, lava_backend
-from sim.netx import read_netx
+from scnn.sim import fast, lava_backend
+from scnn.sim.netx import read_netx
 
 STEPS, RESET = 15, 16
 

@@ -18,9 +18,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from models.scnn import get_config
-from pipeline.features import FeatureConfig
-from pipeline.train import TrainConfig, load_splits, train_run
+from scnn.features import FeatureConfig
+from scnn.models.scnn import get_config
+from scnn.train import TrainConfig, load_splits, train_run
 
 
 def bench(model: str, seeds: list[int], epochs: int | None, out: Path, tensors, norm, fcfg,

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.mapping import Mapping
-from sim.activity import Activity
+from scnn.hw.mapping import Mapping
+from scnn.sim.activity import Activity
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 # proc/lif/models.py AbstractPyLifModelFixed.__init__: decay_shift = 12
 DECAY_SHIFT = 12

@@ -44,16 +44,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.chips import Chip
-from hw.errors import HardwareRuleError
-from sim.activity import (
+from scnn.hw.chips import Chip
+from scnn.hw.errors import HardwareRuleError
+from scnn.sim.activity import (
     conv_reach,
     dense_mask,
     fan_in,
     source_layer,
     unflatten_order,
 )
-from sim.network import Conv, Dense, Input, Network
+from scnn.sim.network import Conv, Dense, Input, Network
 
 CONV_MEMORY = ("expanded", "shared")
 BLOCK = 64  # chunks processed at once when counting axons (bounds memory)

@@ -22,10 +22,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hw.chips import LOIHI2, Chip
-from hw.rules import check_bias, check_decay, check_threshold, check_weight_grid, check_weight_scale
-from models.loihi import LayerQuant, LoihiSCNN
-from models.scnn import SCNN
+from scnn.hw.chips import LOIHI2, Chip
+from scnn.hw.rules import (
+    check_bias,
+    check_decay,
+    check_threshold,
+    check_weight_grid,
+    check_weight_scale,
+)
+from scnn.models.loihi import LayerQuant, LoihiSCNN
+from scnn.models.scnn import SCNN
 
 WEIGHT_MAX = 254  # largest weight on the grid of even integers in [-256, 254]
 DRIVE_SCALE = 256  # input drive units per threshold of the float model
@@ -98,7 +104,7 @@ def to_network(q: LoihiSCNN):
     Layers: Input (W, H, C) LIF driven by its bias; per conv a Conv; a Flatten; per
     hidden dense a Dense; the readout a Dense into non-spiking integrators.
     """
-    from sim.network import LIF, Conv, Dense, Flatten, Input, Network, conv_output_shape
+    from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, conv_output_shape
 
     cfg = q.cfg
     c0, h0, w0 = cfg.layer_shapes()[0]

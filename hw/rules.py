@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.chips import Chip
-from hw.errors import HardwareRuleError
+from scnn.hw.chips import Chip
+from scnn.hw.errors import HardwareRuleError
 
 WEIGHT_GRID = "even integers in [-256, 254]"  # lava/proc/dense PyDenseModelBitAcc truncation
 

@@ -30,8 +30,8 @@ from snntorch import surrogate
 from torch import nn
 from torch.nn import functional as F
 
-from hw.fixed_point import ACT_SHIFT, DECAY_UNITY, V_MAX, VTH_SHIFT
-from sim.fast import wrap_current
+from scnn.hw.fixed_point import ACT_SHIFT, DECAY_UNITY, V_MAX, VTH_SHIFT
+from scnn.sim.fast import wrap_current
 
 
 def ste(x: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
@@ -96,7 +96,7 @@ class LoihiSCNN(nn.Module):
     def __init__(self, float_model: nn.Module, quants: list[LayerQuant], readout: LayerQuant,
                  drive_max: int, slope: float = 5.0) -> None:
         super().__init__()
-        from hw.quantize import quantize_weights  # the chip's weight grid, one definition
+        from scnn.hw.quantize import quantize_weights  # the chip's weight grid, one definition
 
         self.cfg = float_model.cfg
         self.quants, self.readout_q, self.drive_max = list(quants), readout, drive_max

@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 from torch import nn
 
-from hw.errors import ScnnError
-from models.lif import LIF
-from pipeline.encode import rate as rate_drive
+from scnn.encode import rate as rate_drive
+from scnn.hw.errors import ScnnError
+from scnn.models.lif import LIF
 
 NEURONS = ("lif", "relu")
 MODEL_DRIVES = ("direct", "rate")

@@ -11,17 +11,17 @@ import sys
 
 import typer
 
-from hw.errors import ScnnError
-from pipeline.commands import convert as convert_cmd
-from pipeline.commands import data as data_cmd
-from pipeline.commands import export as export_cmd
-from pipeline.commands import nir_import as nir_import_cmd
-from pipeline.commands import profile as profile_cmd
-from pipeline.commands import report as report_cmd
-from pipeline.commands import run as run_cmd
-from pipeline.commands import sim as sim_cmd
-from pipeline.commands import sweep as sweep_cmd
-from pipeline.commands import train as train_cmd
+from scnn.commands import convert as convert_cmd
+from scnn.commands import data as data_cmd
+from scnn.commands import export as export_cmd
+from scnn.commands import nir_import as nir_import_cmd
+from scnn.commands import profile as profile_cmd
+from scnn.commands import report as report_cmd
+from scnn.commands import run as run_cmd
+from scnn.commands import sim as sim_cmd
+from scnn.commands import sweep as sweep_cmd
+from scnn.commands import train as train_cmd
+from scnn.hw.errors import ScnnError
 
 app = typer.Typer(
     help=(

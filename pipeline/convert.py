@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.errors import ScnnError
-from models.scnn import SCNN
-from pipeline.train import (
+from scnn.hw.errors import ScnnError
+from scnn.models.scnn import SCNN
+from scnn.train import (
     LoadedRun,
     TrainConfig,
     accuracy,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 DRIVES = ("direct", "rate", "delta")
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.errors import ScnnError
-from hw.quantize import to_network
-from models.loihi import LoihiSCNN, drive_mantissa
-from pipeline.features import FeatureConfig, Normalizer
-from pipeline.qat import load_loihi
-from pipeline.train import load_run
-from sim.network import Network
-from sim.netx import write_netx
+from scnn.features import FeatureConfig, Normalizer
+from scnn.hw.errors import ScnnError
+from scnn.hw.quantize import to_network
+from scnn.models.loihi import LoihiSCNN, drive_mantissa
+from scnn.qat import load_loihi
+from scnn.sim.network import Network
+from scnn.sim.netx import write_netx
+from scnn.train import load_run
 
 CARD_FORMAT = "scnn-pipeline model card 1"
 
@@ -133,7 +133,7 @@ def load_card(net_path: Path) -> dict:
 
 def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:
     """Raw features (batch, C, F, N) -> input bias mantissas in Lava order (batch, N, F, C')."""
-    from hw.quantize import torch_to_lava_map
+    from scnn.hw.quantize import torch_to_lava_map
 
     norm = Normalizer.from_dict(card["normalization"])
     d = card["drive"]

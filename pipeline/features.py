@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 FRONT_ENDS = ("mfcc", "logmel")
 

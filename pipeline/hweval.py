@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.errors import ScnnError
-from pipeline.export import card_drive, load_card
-from pipeline.features import FeatureConfig
-from pipeline.train import accuracy_report, load_features
-from sim.netx import read_netx
+from scnn.export import card_drive, load_card
+from scnn.features import FeatureConfig
+from scnn.hw.errors import ScnnError
+from scnn.sim.netx import read_netx
+from scnn.train import accuracy_report, load_features
 
 BACKENDS = ("fast", "lava")
 
@@ -26,9 +26,9 @@ BACKENDS = ("fast", "lava")
 def backend_simulate(name: str) -> Callable:
     """The ``simulate(net, steps, bias=..., record=...)`` function of a backend."""
     if name == "fast":
-        from sim.fast import simulate
+        from scnn.sim.fast import simulate
     elif name == "lava":
-        from sim.lava_backend import simulate
+        from scnn.sim.lava_backend import simulate
     else:
         raise ScnnError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
     return simulate
@@ -88,7 +88,7 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
     if workers > 1:
         if backend != "fast":
             raise ScnnError("--workers spreads the fast backend only; Lava runs one process")
-        from pipeline.raypool import map_shards, ray_session
+        from scnn.raypool import map_shards, ray_session
 
         with ray_session(address, workers):
             pred = np.concatenate(map_shards(_predict_shard, len(idx), workers, net, card,

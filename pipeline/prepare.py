@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.data.datasets import AudioDataset, Clip
-from pipeline.features import FeatureConfig, extract
+from scnn.data.datasets import AudioDataset, Clip
+from scnn.features import FeatureConfig, extract
 
 
 def _cache_key(clips: list[Clip], cfg: FeatureConfig) -> str:

@@ -20,24 +20,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.chips import CHIPS
-from hw.energy import (
+from scnn.export import card_drive, load_card
+from scnn.features import FeatureConfig
+from scnn.hw.chips import CHIPS
+from scnn.hw.energy import (
     conventional_energy,
     cost_table,
     counts_from,
     estimate,
     fit_loihi2_scales,
 )
-from hw.errors import ScnnError
-from hw.mapping import map_network
-from pipeline.export import card_drive, load_card
-from pipeline.features import FeatureConfig
-from pipeline.hweval import spread
-from pipeline.train import load_features
-from sim.activity import Activity, layer_activity
-from sim.network import Network
-from sim.netx import read_netx
-from sim.neurobench import neurobench_metrics
+from scnn.hw.errors import ScnnError
+from scnn.hw.mapping import map_network
+from scnn.hweval import spread
+from scnn.sim.activity import Activity, layer_activity
+from scnn.sim.network import Network
+from scnn.sim.netx import read_netx
+from scnn.sim.neurobench import neurobench_metrics
+from scnn.train import load_features
 
 REPO = Path(__file__).resolve().parents[1]
 PILOTNET_STEPS = 16  # lava-dl PilotNet LIF benchmark: 16 steps per sample, reset interval 16
@@ -58,7 +58,7 @@ def simulate_activity(net: Network, card: dict, feats: torch.Tensor, batch: int 
     """Activity of ``feats`` (n, C, F, N) raw features driven as the model card says."""
     from tqdm import tqdm
 
-    from sim.fast import simulate
+    from scnn.sim.fast import simulate
 
     act = None
     for i in tqdm(range(0, len(feats), batch), desc="profile (fast)", unit="batch",
@@ -145,7 +145,7 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
     x, _ = raw[split]
     idx = spread(len(x), limit)
     if workers > 1:
-        from pipeline.raypool import map_shards, ray_session
+        from scnn.raypool import map_shards, ray_session
 
         with ray_session(address, workers):
             parts = map_shards(_activity_shard, len(idx), workers, net, card, x[idx], batch)
@@ -171,7 +171,7 @@ def lava_gts_dir() -> Path | None:
 
 def pilotnet_activity(gts: Path) -> tuple[Network, Activity]:
     """PilotNet LIF: ``image.npy`` as input bias, reset interval 16, 16 steps (fast sim)."""
-    from sim.fast import simulate
+    from scnn.sim.fast import simulate
 
     folder = Path(gts) / "pilotnet_lif"
     net = read_netx(folder / "network.net")

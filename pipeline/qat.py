@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from hw.errors import ScnnError
-from hw.quantize import quantize_model
-from models.loihi import LayerQuant, LoihiSCNN
-from models.scnn import SCNN, SCNNConfig
-from pipeline.train import (
+from scnn.hw.errors import ScnnError
+from scnn.hw.quantize import quantize_model
+from scnn.models.loihi import LayerQuant, LoihiSCNN
+from scnn.models.scnn import SCNN, SCNNConfig
+from scnn.train import (
     LoadedRun,
     TrainConfig,
     accuracy,

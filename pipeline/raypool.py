@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 QUIET_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",  # no usage reports (CI has no network anyway)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.errors import ScnnError
-from pipeline.plots import pyplot, save_figure
+from scnn.hw.errors import ScnnError
+from scnn.plots import pyplot, save_figure
 
 PUBLISHED = [  # system, task, energy per inference (uJ), note, source
     ("Loihi 1 (Wolf Mountain)", "keyword spotting, 93.8 %", 270.0, "dynamic",
@@ -132,11 +132,11 @@ def _clip_trace(run: Path, data: Path | None) -> tuple[dict, dict]:
     """Simulate the first test clip of the run's dataset; (results, card)."""
     import torch
 
-    from pipeline.export import card_drive, load_card
-    from pipeline.features import FeatureConfig
-    from pipeline.train import load_features
-    from sim.fast import simulate
-    from sim.netx import read_netx
+    from scnn.export import card_drive, load_card
+    from scnn.features import FeatureConfig
+    from scnn.sim.fast import simulate
+    from scnn.sim.netx import read_netx
+    from scnn.train import load_features
 
     card = load_card(run / "network.net")
     raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=("test",),
@@ -183,7 +183,7 @@ def build_report(run: Path, data: Path | None = None, out: Path | None = None) -
     plot_energy(profiles, out / "energy.png")
     plot_cores(profiles, out / "cores.png")
     if fast:
-        from pipeline.train import save_confusion
+        from scnn.train import save_confusion
 
         save_confusion(fast["confusion"], card["classes"], out / "confusion.png",
                        f"bit-exact: {100 * fast['accuracy']:.2f} %")

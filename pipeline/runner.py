@@ -29,17 +29,17 @@ from pathlib import Path
 
 import torch
 
-from hw.errors import ScnnError
-from models.scnn import SCNNConfig, get_config
-from pipeline.data.datasets import AudioDataset, SplitSpec, open_dataset
-from pipeline.data.fetch import resolve_data
-from pipeline.export import card_path, export_netx, load_card
-from pipeline.features import FeatureConfig, Normalizer
-from pipeline.hweval import evaluate_netx
-from pipeline.plots import pyplot, save_figure
-from pipeline.prepare import split_features
-from pipeline.qat import QAT_EPOCHS, QAT_LR, finetune
-from pipeline.train import TrainConfig, load_run, save_confusion, train_run
+from scnn.data.datasets import AudioDataset, SplitSpec, open_dataset
+from scnn.data.fetch import resolve_data
+from scnn.export import card_path, export_netx, load_card
+from scnn.features import FeatureConfig, Normalizer
+from scnn.hw.errors import ScnnError
+from scnn.hweval import evaluate_netx
+from scnn.models.scnn import SCNNConfig, get_config
+from scnn.plots import pyplot, save_figure
+from scnn.prepare import split_features
+from scnn.qat import QAT_EPOCHS, QAT_LR, finetune
+from scnn.train import TrainConfig, load_run, save_confusion, train_run
 
 NET_NAME = "network.net"
 
@@ -181,7 +181,7 @@ def stage_lava(ctx: RunContext) -> dict:
 
 def stage_profile(ctx: RunContext) -> dict:
     """Activity, cores, energy and latency on Loihi 1 and Loihi 2 over the test split."""
-    from pipeline.profile import profile_netx
+    from scnn.profile import profile_netx
 
     recs = profile_netx(ctx.out / NET_NAME, ctx.data, ("loihi1", "loihi2"), ctx.profile_clips)
     write_json(ctx.out / "profile.json", recs)
@@ -190,7 +190,7 @@ def stage_profile(ctx: RunContext) -> dict:
 
 
 def stage_report(ctx: RunContext) -> dict:
-    from pipeline.report import build_report
+    from scnn.report import build_report
 
     path = build_report(ctx.out, ctx.data)
     return {"html": str(path.relative_to(ctx.out))}

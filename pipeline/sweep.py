@@ -43,11 +43,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.errors import ScnnError
-from models.scnn import SCNN, get_config
-from pipeline.data.datasets import SplitSpec
-from pipeline.features import FeatureConfig, Normalizer
-from pipeline.plots import pyplot, save_figure
+from scnn.data.datasets import SplitSpec
+from scnn.features import FeatureConfig, Normalizer
+from scnn.hw.errors import ScnnError
+from scnn.models.scnn import SCNN, get_config
+from scnn.plots import pyplot, save_figure
 
 SPACE_KEYS = ("beta", "threshold", "steps", "slope", "lr", "width", "qat_epochs",
               "weight_percentile")
@@ -153,10 +153,10 @@ def trial_model(sweep: SweepConfig, params: dict, shape: tuple[int, int, int]):
 
 def _on_chip(run: Path, raw: dict, sweep: SweepConfig) -> dict:
     """Export ``run`` to NetX; bit-exact accuracy on val/test; Loihi 2 profile on val."""
-    from pipeline.export import export_netx
-    from pipeline.hweval import predict_netx, spread
-    from pipeline.profile import chip_profile, simulate_activity
-    from sim.netx import read_netx
+    from scnn.export import export_netx
+    from scnn.hweval import predict_netx, spread
+    from scnn.profile import chip_profile, simulate_activity
+    from scnn.sim.netx import read_netx
 
     card = export_netx(run, run / "network.net")
     net = read_netx(run / "network.net")
@@ -180,8 +180,8 @@ def run_trial(params: dict, sweep: SweepConfig, raw: dict, norm: dict, features:
     """One Tune trial (runs in a Ray worker): train, report per epoch, chip at the end."""
     from ray import tune
 
-    from pipeline.qat import QAT_LR, finetune
-    from pipeline.train import TrainConfig, accuracy, fit, load_run, save_run, set_determinism
+    from scnn.qat import QAT_LR, finetune
+    from scnn.train import TrainConfig, accuracy, fit, load_run, save_run, set_determinism
 
     trial_id = tune.get_context().get_trial_id()
     run = Path(out) / "trials" / trial_id
@@ -359,8 +359,8 @@ def run_sweep(sweep: SweepConfig, out: Path, data: Path | None = None,
     """
     import ray
 
-    from pipeline.raypool import ray_session
-    from pipeline.train import load_features
+    from scnn.raypool import ray_session
+    from scnn.train import load_features
 
     out = Path(out).resolve()
     if (out / "trials").exists() and any((out / "trials").iterdir()):

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from hw.errors import ScnnError
-from models.scnn import SCNN, SCNNConfig
-from pipeline.features import FeatureConfig, Normalizer
-from pipeline.plots import pyplot, save_figure
+from scnn.features import FeatureConfig, Normalizer
+from scnn.hw.errors import ScnnError
+from scnn.models.scnn import SCNN, SCNNConfig
+from scnn.plots import pyplot, save_figure
 
 
 @dataclass(frozen=True)
@@ -239,9 +239,9 @@ def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test
 
     ``spec``: a :class:`pipeline.data.datasets.SplitSpec` (default: the official split).
     """
-    from pipeline.data.datasets import open_dataset
-    from pipeline.data.fetch import resolve_data
-    from pipeline.prepare import split_features
+    from scnn.data.datasets import open_dataset
+    from scnn.data.fetch import resolve_data
+    from scnn.prepare import split_features
 
     ds = open_dataset(resolve_data(data), splits=spec)
     raw = {s: split_features(ds, s, fcfg, skip_bad=skip_bad, cache_dir=cache_dir,

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hw.errors import ScnnError
-from sim.network import Conv, Dense, Flatten, Input, Network
+from scnn.hw.errors import ScnnError
+from scnn.sim.network import Conv, Dense, Flatten, Input, Network
 
 SYNAPSE_MODES = ("nonzero", "all")
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw import fixed_point as fx
-from hw.errors import ScnnError
-from sim.network import Input, Network
+from scnn.hw import fixed_point as fx
+from scnn.hw.errors import ScnnError
+from scnn.sim.network import Input, Network
 
 VARIABLES = ("s", "u", "v")
 SILICON_SPIKE_V = 128  # LOIHI_FIXED_POINT.md: Loihi silicon reads v = 128 on a spike step

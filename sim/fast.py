@@ -27,10 +27,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hw import fixed_point as fx
-from sim import kernels
-from sim.drive import VARIABLES, Drive, finish, make_drive
-from sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
+from scnn.hw import fixed_point as fx
+from scnn.sim import kernels
+from scnn.sim.drive import VARIABLES, Drive, finish, make_drive
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
 
 # PyTorch's opt-in transparent huge pages for its buffers of 2 MiB and more (the synaptic
 # inputs are fresh buffers of several MiB per piece; faulting them in 4 KiB pages cost 3-8 %

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from hw import fixed_point as fx
+from scnn.hw import fixed_point as fx
 
 BLOCK = 2048  # neurons per work item: u, v of a block stay in L1 across all steps
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.drive import VARIABLES, Drive, finish, make_drive
-from sim.network import Conv, Input, Network
-from sim.netx import write_netx
+from scnn.sim.drive import VARIABLES, Drive, finish, make_drive
+from scnn.sim.network import Conv, Input, Network
+from scnn.sim.netx import write_netx
 
 
 def _input_bias(net: Network, drive: Drive, b: int) -> np.ndarray | None:
@@ -50,7 +50,7 @@ def _probes(lava_net, net: Network, drive: Drive, workdir: Path, b: int
             ) -> dict[tuple[int, str], Path]:
     """Recorders for every recorded variable of sample b: spikes from s_out, u and v read
     as Vars; each fills the .npy file in ``workdir`` it is mapped to."""
-    from sim.lava_rec import SpikeFile, VarFile, create
+    from scnn.sim.lava_rec import SpikeFile, VarFile, create
 
     files = {}
     for j, block in enumerate(lava_net.layers):

@@ -21,8 +21,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from hw import fixed_point as fx
-from hw.errors import ScnnError
+from scnn.hw import fixed_point as fx
+from scnn.hw.errors import ScnnError
 
 Shape = tuple[int, ...]
 INT32_MAX = (1 << 31) - 1

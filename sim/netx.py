@@ -21,10 +21,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from hw import fixed_point as fx
-from hw.errors import ScnnError
-from sim.atomic import atomic_output
-from sim.network import LIF, Conv, Dense, Flatten, Input, Layer, Network, Shape
+from scnn.hw import fixed_point as fx
+from scnn.hw.errors import ScnnError
+from scnn.sim.atomic import atomic_output
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Layer, Network, Shape
 
 _LIF_TYPES = ("CUBA", "LOIHI")
 _FLOAT_EXACT = 1 << 24

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.activity import Activity
-from sim.network import Input, Network
+from scnn.sim.activity import Activity
+from scnn.sim.network import Input, Network
 
 WEIGHT_BYTES = 1   # 8-bit weight magnitude (+ sign mode)
 BIAS_BYTES = 2     # 13-bit bias mantissa

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw import fixed_point as fx
-from sim.drive import VARIABLES, Drive, finish, make_drive
-from sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
+from scnn.hw import fixed_point as fx
+from scnn.sim.drive import VARIABLES, Drive, finish, make_drive
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
 
 
 def _rtz(x: int, bits: int) -> int:

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import fast
-from sim.activity import (
+from scnn.sim import fast
+from scnn.sim.activity import (
     conv_fan_in,
     conv_fan_out,
     conv_torch_mask,
@@ -20,9 +20,9 @@ from sim.activity import (
     layer_activity,
     unflatten_order,
 )
-from sim.network import LIF, Conv, Dense, Flatten, Input, Network, conv_output_shape
-from sim.netx import netx_dense_weights
-from sim.neurobench import footprint_bytes, neurobench_metrics
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, conv_output_shape
+from scnn.sim.netx import netx_dense_weights
+from scnn.sim.neurobench import footprint_bytes, neurobench_metrics
 
 NEURON = LIF(4095, 0, 10)
 

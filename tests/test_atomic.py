@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.atomic import atomic_output
+from scnn.sim.atomic import atomic_output
 
 
 def test_success_replaces_with_umask_permissions(tmp_path: Path) -> None:

@@ -10,9 +10,7 @@ import pytest
 import torch
 from test_cli_data import scnn
 
-from hw.errors import ScnnError
-from models.scnn import SCNN, SCNNConfig, get_config
-from pipeline.convert import (
+from scnn.convert import (
     activation_scale,
     convert,
     data_factors,
@@ -20,6 +18,8 @@ from pipeline.convert import (
     model_factors,
     normalisation,
 )
+from scnn.hw.errors import ScnnError
+from scnn.models.scnn import SCNN, SCNNConfig, get_config
 
 
 def _hand_cnn() -> SCNN:

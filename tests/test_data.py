@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 from conftest import tone, write_wav
 
-from pipeline.data import FSDD, AudioError, LabelledFolder, SplitSpec, load_audio, open_dataset
-from pipeline.data.fetch import (
+from scnn.data import FSDD, AudioError, LabelledFolder, SplitSpec, load_audio, open_dataset
+from scnn.data.fetch import (
     ManifestError,
     _extract_recordings,
     fetch_fsdd,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw.chips import LOIHI1
-from hw.energy import (
+from scnn.hw.chips import LOIHI1
+from scnn.hw.energy import (
     COSTS,
     LOIHI1_COSTS,
     Counts,
@@ -16,9 +16,9 @@ from hw.energy import (
     fit_loihi2_scales,
     loihi2_costs,
 )
-from hw.mapping import map_network
-from sim import fast
-from sim.activity import layer_activity
+from scnn.hw.mapping import map_network
+from scnn.sim import fast
+from scnn.sim.activity import layer_activity
 
 PJ, NS = 1e-12, 1e-9
 
@@ -79,7 +79,7 @@ def test_every_constant_names_a_source() -> None:
 
 
 def test_loihi2_calibration_recomputed_on_pilotnet(lava_gts) -> None:
-    from pipeline.profile import calibrate_pilotnet
+    from scnn.profile import calibrate_pilotnet
 
     fit = calibrate_pilotnet(lava_gts)
     for key in ("energy_scale", "time_scale"):

@@ -10,14 +10,14 @@ import pytest
 import torch
 from test_cli_data import scnn
 
-from hw.quantize import quantize_model, to_network
-from models.scnn import SCNN, get_config
-from pipeline.export import card_drive, export_netx, load_card
-from pipeline.features import FeatureConfig, Normalizer
-from pipeline.hweval import predict_netx, spread
-from pipeline.train import TrainConfig, train_run
-from sim.network import networks_equal
-from sim.netx import read_netx, write_netx
+from scnn.export import card_drive, export_netx, load_card
+from scnn.features import FeatureConfig, Normalizer
+from scnn.hw.quantize import quantize_model, to_network
+from scnn.hweval import predict_netx, spread
+from scnn.models.scnn import SCNN, get_config
+from scnn.sim.network import networks_equal
+from scnn.sim.netx import read_netx, write_netx
+from scnn.train import TrainConfig, train_run
 
 
 def _tiny_run(tmp_path: Path, steps: int = 4) -> Path:
@@ -52,8 +52,8 @@ def test_export_card_and_bit_exact_predictions_match_qat(tmp_path: Path) -> None
     raw = torch.load(tmp_path / "raw.pt", weights_only=True)
     net = read_netx(tmp_path / "out" / "tiny.net")
     pred, volts = predict_netx(net, card, raw["x"], batch=16)
-    from pipeline.qat import load_loihi
-    from pipeline.train import load_run
+    from scnn.qat import load_loihi
+    from scnn.train import load_run
 
     lr = load_run(run)
     q = load_loihi(lr)
@@ -66,7 +66,7 @@ def test_export_card_and_bit_exact_predictions_match_qat(tmp_path: Path) -> None
 
 
 def test_card_errors(tmp_path: Path) -> None:
-    from hw.errors import ScnnError
+    from scnn.hw.errors import ScnnError
 
     (tmp_path / "x.net").write_bytes(b"")
     with pytest.raises(ScnnError, match="no model card"):

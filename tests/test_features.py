@@ -10,11 +10,11 @@ import pytest
 import torch
 from conftest import tone
 
-from hw.errors import ScnnError
-from pipeline.data import FSDD
-from pipeline.encode import DriveConfig, delta, direct, frames_as_time, rate
-from pipeline.features import FeatureConfig, Normalizer, extract, fix_length
-from pipeline.prepare import split_features
+from scnn.data import FSDD
+from scnn.encode import DriveConfig, delta, direct, frames_as_time, rate
+from scnn.features import FeatureConfig, Normalizer, extract, fix_length
+from scnn.hw.errors import ScnnError
+from scnn.prepare import split_features
 
 
 @pytest.mark.parametrize("kind", ["mfcc", "logmel"])

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hw import fixed_point as fx
-from sim import kernels
+from scnn.hw import fixed_point as fx
+from scnn.sim import kernels
 
 I32 = np.iinfo(np.int32)
 _NONE = np.zeros((0, 0, 0), np.int32)
@@ -23,7 +23,7 @@ _NONE = np.zeros((0, 0, 0), np.int32)
 def _lava_lif(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
               resets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(s, u, v) of every step, (T, N), by Lava's subthr_dynamics / spiking_activation."""
-    from sim import lava_backend
+    from scnn.sim import lava_backend
 
     lava_backend.free_start_method()
     from lava.proc.lif.models import PyLifModelBitAcc

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from hw.chips import LOIHI1, LOIHI2
-from hw.errors import HardwareRuleError
-from hw.mapping import map_network, synapse_bytes
-from sim.network import LIF, Conv, Dense, Input, Network
+from scnn.hw.chips import LOIHI1, LOIHI2
+from scnn.hw.errors import HardwareRuleError
+from scnn.hw.mapping import map_network, synapse_bytes
+from scnn.sim.network import LIF, Conv, Dense, Input, Network
 
 NEURON = LIF(4095, 0, 10)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from hw.errors import ScnnError
-from models.lif import lif_step
-from models.scnn import FAMILY, SCNN, SCNNConfig, get_config
-from pipeline.features import FeatureConfig, Normalizer
-from pipeline.train import TrainConfig, fit, load_run, predict, shift_frames, train_run
+from scnn.features import FeatureConfig, Normalizer
+from scnn.hw.errors import ScnnError
+from scnn.models.lif import lif_step
+from scnn.models.scnn import FAMILY, SCNN, SCNNConfig, get_config
+from scnn.train import TrainConfig, fit, load_run, predict, shift_frames, train_run
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY) + ["cnn_scnn", "cnn_model_a"])

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from hw.quantize import quantize_model, to_network
-from models.scnn import SCNN, get_config
-from pipeline.nir_check import agreement
-from pipeline.nir_export import DT, model_to_nir, write_graph
-from pipeline.nir_from_network import network_to_nir
-from pipeline.nir_graph import NirError, chain, read_graph
-from pipeline.nir_lower import lower
-from pipeline.nir_quantize import quantize_lowered
-from pipeline.nir_torch import run_graph, torch_from_nir
-from sim import fast
-from sim.network import networks_equal
+from scnn.hw.quantize import quantize_model, to_network
+from scnn.models.scnn import SCNN, get_config
+from scnn.nir.check import agreement
+from scnn.nir.export import DT, model_to_nir, write_graph
+from scnn.nir.from_network import network_to_nir
+from scnn.nir.graph import NirError, chain, read_graph
+from scnn.nir.lower import lower
+from scnn.nir.quantize import quantize_lowered
+from scnn.nir.torchrun import run_graph, torch_from_nir
+from scnn.sim import fast
+from scnn.sim.network import networks_equal
 
 torch.set_num_threads(1)
 
@@ -226,8 +226,8 @@ def test_two_convs_without_neurons_compose_or_are_rejected() -> None:
 
 @pytest.mark.lava
 def test_imported_network_runs_in_lava_bit_exact() -> None:
-    from pipeline.nir_check import run_fixed
-    from sim import lava_backend
+    from scnn.nir.check import run_fixed
+    from scnn.sim import lava_backend
 
     imp = quantize_lowered(lower(model_to_nir(_model("model_b", (1, 4, 4), 3)), DT, "bias"))
     x = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(7))
@@ -256,8 +256,8 @@ def _pool_conv_graph(side: int) -> nir.NIRGraph:
 
 
 def test_pool_feeding_a_convolution_becomes_one_strided_convolution() -> None:
-    from pipeline.nir_chain import compose
-    from pipeline.nir_ops import Conv
+    from scnn.nir.chain import compose
+    from scnn.nir.ops import Conv
 
     pool = Conv(np.eye(2)[:, :, None, None] * np.ones((1, 1, 2, 2)), np.zeros(2), (2, 2))
     conv = Conv(np.random.default_rng(0).normal(0, 1, (3, 2, 3, 3)), np.zeros(3), (1, 1), (1, 1))

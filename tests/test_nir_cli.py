@@ -11,11 +11,11 @@ import torch
 from test_export import _tiny_run
 from typer.testing import CliRunner
 
-from hw.errors import ScnnError
-from pipeline.cli import app
-from pipeline.nir_torch import run_graph, torch_from_nir
-from pipeline.train import load_run
-from sim.netx import read_netx
+from scnn.cli import app
+from scnn.hw.errors import ScnnError
+from scnn.nir.torchrun import run_graph, torch_from_nir
+from scnn.sim.netx import read_netx
+from scnn.train import load_run
 
 torch.set_num_threads(1)
 
@@ -49,8 +49,8 @@ def test_export_nir_then_import_to_netx(run: Path, tmp_path: Path) -> None:
     assert "input drive calibrated on 10 inputs" in res.output
     assert len(read_netx(tmp_path / "m.net").layers) == 5
     # the calibrated scale is the largest that keeps the peak drive inside the bias range
-    from pipeline.nir_lower import lower
-    from pipeline.nir_quantize import calibrate_drive, quantize_lowered
+    from scnn.nir.lower import lower
+    from scnn.nir.quantize import calibrate_drive, quantize_lowered
 
     low = lower(nir.read(tmp_path / "m.nir"), 1e-4, "bias")
     for k in (0.05, 1.0, 40.0):  # small drives gain resolution, large ones are not clipped

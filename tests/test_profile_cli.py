@@ -11,13 +11,13 @@ from test_cli_data import scnn
 from test_export import _tiny_run
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.export import card_drive, export_netx, load_card
-from pipeline.features import FeatureConfig
-from pipeline.hweval import spread
-from pipeline.train import load_features
-from sim import fast
-from sim.netx import read_netx
+from scnn.cli import app
+from scnn.export import card_drive, export_netx, load_card
+from scnn.features import FeatureConfig
+from scnn.hweval import spread
+from scnn.sim import fast
+from scnn.sim.netx import read_netx
+from scnn.train import load_features
 
 KEYS = {"chip", "chips", "cores", "synops", "neuron_updates", "spikes", "energy_uj",
         "latency_ms", "inferences_per_s", "layers", "neurobench", "sources"}

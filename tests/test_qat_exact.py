@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from hw.quantize import quantize_model, to_network, torch_to_lava_map
-from models.scnn import SCNN, ConvSpec, get_config
-from sim.fast import simulate
+from scnn.hw.quantize import quantize_model, to_network, torch_to_lava_map
+from scnn.models.scnn import SCNN, ConvSpec, get_config
+from scnn.sim.fast import simulate
 
 CASES = [
     dict(name="model_b", input_shape=(1, 12, 10), steps=5),

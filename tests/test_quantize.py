@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from hw.chips import LOIHI1, LOIHI2
-from hw.errors import HardwareRuleError
-from hw.quantize import decay_from_beta, quantize_model, quantize_weights
-from hw.rules import check_bias, check_decay, check_threshold, check_weight_grid
-from models.loihi import rtz_decay
-from models.scnn import SCNN, get_config
-from sim.fast import wrap_current
+from scnn.hw.chips import LOIHI1, LOIHI2
+from scnn.hw.errors import HardwareRuleError
+from scnn.hw.quantize import decay_from_beta, quantize_model, quantize_weights
+from scnn.hw.rules import check_bias, check_decay, check_threshold, check_weight_grid
+from scnn.models.loihi import rtz_decay
+from scnn.models.scnn import SCNN, get_config
+from scnn.sim.fast import wrap_current
 
 
 def test_weight_grid_is_even_8bit() -> None:
@@ -90,7 +90,7 @@ def test_qat_gradients_flow() -> None:
 def test_chip_descriptions_agree_with_lavas_fixed_point_constants() -> None:
     """hw.chips (limits from the papers) and hw.fixed_point (Lava's arithmetic) name the
     same widths from different sources; they must not drift apart."""
-    from hw import fixed_point as fx
+    from scnn.hw import fixed_point as fx
 
     for chip in (LOIHI1, LOIHI2):
         assert chip.threshold_mant_max == fx.VTH_MAX

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.export import load_card
-from pipeline.features import FeatureConfig
-from pipeline.hweval import evaluate_netx, predict_netx, spread
-from pipeline.train import load_features
-from sim.netx import read_netx
+from scnn.export import load_card
+from scnn.features import FeatureConfig
+from scnn.hweval import evaluate_netx, predict_netx, spread
+from scnn.sim.netx import read_netx
+from scnn.train import load_features
 
 NET = Path(__file__).resolve().parents[1] / "netx_exports" / "fsdd_scnn.net"
 

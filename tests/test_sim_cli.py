@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import fast
-from sim.network import LIF, Conv, Dense, Flatten, Input, Network
-from sim.netx import netx_dense_weights, read_netx, write_netx
+from scnn.sim import fast
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network
+from scnn.sim.netx import netx_dense_weights, read_netx, write_netx
 
 SCNN = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import fast
-from sim.network import LIF, Conv, Dense, Input, Network
-from sim.netx import read_netx
+from scnn.sim import fast
+from scnn.sim.network import LIF, Conv, Dense, Input, Network
+from scnn.sim.netx import read_netx
 
 PILOT_STEPS = 24
 # pilotnet_lif layer index -> truth file stem (layer 6 is the flatten)
@@ -153,7 +153,7 @@ def test_pilotnet_fc3_files(lava_gts: Path) -> None:
 def test_lava_reproduces_pilotnet_truths(lava_gts: Path) -> None:
     """The oracle itself: Lava fixed_pt, 24 steps, interval 17, layers conv-4, fc-1, fc-2
     (small layers: reading big arrays back from Lava is slow)."""
-    from sim import lava_backend
+    from scnn.sim import lava_backend
 
     d = lava_gts / "pilotnet_lif"
     out = lava_backend.simulate(read_netx(d / "network.net"), PILOT_STEPS,

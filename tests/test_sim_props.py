@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from hw import fixed_point as fx
-from hw.errors import ScnnError
-from sim import fast, reference
-from sim.network import (
+from scnn.hw import fixed_point as fx
+from scnn.hw.errors import ScnnError
+from scnn.sim import fast, reference
+from scnn.sim.network import (
     LIF,
     Conv,
     Dense,
@@ -30,7 +30,7 @@ from sim.network import (
     conv_output_shape,
     networks_equal,
 )
-from sim.netx import netx_dense_weights, read_netx, write_netx
+from scnn.sim.netx import netx_dense_weights, read_netx, write_netx
 
 FAST_VS_REF = settings(max_examples=150, deadline=None, derandomize=True,
                        suppress_health_check=[HealthCheck.too_slow])
@@ -247,7 +247,7 @@ def test_netx_round_trip(tmp_path_factory: pytest.TempPathFactory, net: Network)
 def _import_lava() -> None:
     """Lava's import fixes the multiprocessing start method: free it when an earlier test
     (of this file alone) has already asked for it."""
-    from sim import lava_backend
+    from scnn.sim import lava_backend
 
     lava_backend.free_start_method()
 
@@ -336,7 +336,7 @@ def test_network_validation_names_the_value() -> None:
 
 @pytest.mark.lava
 def test_lava_wrap_and_clip() -> None:
-    from sim import lava_backend
+    from scnn.sim import lava_backend
 
     net, kwargs = _wrap_clip_network()
     _assert_same(fast.simulate(net, 40, **kwargs), lava_backend.simulate(net, 40, **kwargs))
@@ -346,7 +346,7 @@ def test_lava_wrap_and_clip() -> None:
 @FAST_VS_LAVA
 @given(runs(lava_safe=True, max_batch=1))
 def test_fast_equals_lava(run: tuple) -> None:
-    from sim import lava_backend
+    from scnn.sim import lava_backend
 
     net, steps, kwargs = run
     out = fast.simulate(net, steps, **kwargs)
@@ -370,7 +370,7 @@ def test_conv_first_network(tmp_path: Path) -> None:
 
 @pytest.mark.lava
 def test_lava_conv_first_network() -> None:
-    from sim import lava_backend
+    from scnn.sim import lava_backend
 
     rng = np.random.default_rng(4)
     conv = Conv((5, 4, 2), (3, 2, 4), rng.integers(-90, 90, (4, 3, 3, 2)),

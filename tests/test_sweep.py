@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from test_cli_data import scnn
 
-from hw.errors import ScnnError
-from pipeline.raypool import shards
-from pipeline.sweep import SweepConfig, load_sweep, pareto_front, trial_model
+from scnn.hw.errors import ScnnError
+from scnn.raypool import shards
+from scnn.sweep import SweepConfig, load_sweep, pareto_front, trial_model
 
 TINY = """
 [sweep]
@@ -34,7 +34,7 @@ width = 0.5
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the module (ray_session reuses it instead of starting its own)."""
-    from pipeline.raypool import ray_session
+    from scnn.raypool import ray_session
 
     with ray_session(None, 2):
         yield
@@ -42,7 +42,7 @@ def local_ray():
 
 def test_two_trial_sweep_writes_distinct_trials_and_exports_the_best(
         mini_fsdd: Path, tmp_path: Path, local_ray) -> None:
-    from pipeline.sweep import run_sweep
+    from scnn.sweep import run_sweep
 
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY)
@@ -71,8 +71,8 @@ def test_two_trial_sweep_writes_distinct_trials_and_exports_the_best(
 
 def test_parallel_eval_and_profile_equal_serial(mini_fsdd: Path, tmp_path: Path,
                                                 local_ray) -> None:
-    from pipeline.hweval import evaluate_netx
-    from pipeline.profile import profile_netx
+    from scnn.hweval import evaluate_netx
+    from scnn.profile import profile_netx
 
     run, net = tmp_path / "run", tmp_path / "m.net"
     res = scnn("train", "--data", str(mini_fsdd), "--model", "model_b", "--epochs", "2",

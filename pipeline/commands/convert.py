@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from pipeline.convert import METHODS, convert_run
-from pipeline.train import TrainConfig, load_run, run_tensors
+from scnn.convert import METHODS, convert_run
+from scnn.train import TrainConfig, load_run, run_tensors
 
 
 def convert_cmd(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from pipeline.data.datasets import FSDD, AudioDataset, SplitSpec, open_dataset
-from pipeline.data.fetch import fetch_fsdd, raise_on_mismatch, resolve_data, verify_folder
+from scnn.data.datasets import FSDD, AudioDataset, SplitSpec, open_dataset
+from scnn.data.fetch import fetch_fsdd, raise_on_mismatch, resolve_data, verify_folder
 
 data_app = typer.Typer(help="Inspect, validate and download datasets.", no_args_is_help=True)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from hw.errors import ScnnError
-from pipeline.export import export_netx
-from pipeline.nir_export import export_nir
+from scnn.export import export_netx
+from scnn.hw.errors import ScnnError
+from scnn.nir.export import export_nir
 
 
 def export(

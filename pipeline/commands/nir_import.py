@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from pipeline.nir_check import agreement_table
-from pipeline.nir_import import import_nir
-from pipeline.nir_quantize import error_table
+from scnn.nir.check import agreement_table
+from scnn.nir.importer import import_nir
+from scnn.nir.quantize import error_table
 
 
 def import_(

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import typer
 
-from hw.errors import ScnnError
-from pipeline.commands.options import ADDRESS_OPTION, WORKERS_OPTION
-from sim.atomic import atomic_output
+from scnn.commands.options import ADDRESS_OPTION, WORKERS_OPTION
+from scnn.hw.errors import ScnnError
+from scnn.sim.atomic import atomic_output
 
 
 def _write_json(out: Path, obj: object) -> None:
@@ -42,7 +42,7 @@ def profile(
     address: str = ADDRESS_OPTION,
 ) -> None:
     """Spikes, SynOps, cores, energy and latency per inference on Loihi 1 / Loihi 2."""
-    from pipeline.profile import chip_names, profile_netx
+    from scnn.profile import chip_names, profile_netx
 
     if not net.is_file():
         raise ScnnError(f"{net}: no such network file")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.report import build_report
+from scnn.report import build_report
 
 
 def report(

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import typer
 
-from models.scnn import get_config
-from pipeline.commands.train import MODEL_NAMES
-from pipeline.features import FeatureConfig
-from pipeline.qat import QAT_EPOCHS, QAT_LR
-from pipeline.runner import STAGES, RunContext, run_pipeline
-from pipeline.train import TrainConfig
+from scnn.commands.train import MODEL_NAMES
+from scnn.features import FeatureConfig
+from scnn.models.scnn import get_config
+from scnn.qat import QAT_EPOCHS, QAT_LR
+from scnn.runner import STAGES, RunContext, run_pipeline
+from scnn.train import TrainConfig
 
 
 def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, "

@@ -16,19 +16,19 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from hw.errors import ScnnError
-from sim.atomic import atomic_output
-from sim.drive import VARIABLES
+from scnn.hw.errors import ScnnError
+from scnn.sim.atomic import atomic_output
+from scnn.sim.drive import VARIABLES
 
 
 def _fast(**kwargs: object) -> dict[str, np.ndarray]:
-    from sim import fast
+    from scnn.sim import fast
 
     return fast.simulate(**kwargs)
 
 
 def _lava(threads: int = 1, **kwargs: object) -> dict[str, np.ndarray]:
-    from sim import lava_backend
+    from scnn.sim import lava_backend
 
     return lava_backend.simulate(**kwargs)  # Lava runs one process per layer: no threads
 
@@ -79,7 +79,7 @@ def _save(out: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
     """Read the network and drive, simulate, save; return the results."""
-    from sim.netx import read_netx
+    from scnn.sim.netx import read_netx
 
     net = read_netx(cfg.net)
     results = BACKENDS[cfg.backend](

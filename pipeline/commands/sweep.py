@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.commands.options import ADDRESS_OPTION
+from scnn.commands.options import ADDRESS_OPTION
 
 
 def sweep_cmd(
@@ -20,7 +20,7 @@ def sweep_cmd(
 ) -> None:
     """Sweep SCNN parameters on Ray Tune (ASHA): every surviving trial is trained, fine-tuned
     for the chip, exported, evaluated bit-exactly and profiled on Loihi 2."""
-    from pipeline.sweep import load_sweep, run_sweep
+    from scnn.sweep import load_sweep, run_sweep
 
     summary = run_sweep(load_sweep(config), out, data, address)
     typer.echo(f"{summary['trials']} trials: {summary['completed']} completed, "

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from hw.errors import ScnnError
-from models.scnn import FAMILY, get_config
-from pipeline.commands.options import ADDRESS_OPTION, WORKERS_OPTION
-from pipeline.export import load_card
-from pipeline.features import FeatureConfig
-from pipeline.hweval import evaluate_netx
-from pipeline.qat import QAT_EPOCHS, QAT_LR, finetune
-from pipeline.train import (
+from scnn.commands.options import ADDRESS_OPTION, WORKERS_OPTION
+from scnn.export import load_card
+from scnn.features import FeatureConfig
+from scnn.hw.errors import ScnnError
+from scnn.hweval import evaluate_netx
+from scnn.models.scnn import FAMILY, get_config
+from scnn.qat import QAT_EPOCHS, QAT_LR, finetune
+from scnn.train import (
     TrainConfig,
     accuracy_report,
     load_features,

@@ -1,7 +1,7 @@
 """Audio datasets: FSDD (local folder or verified download) and folders of labelled WAVs."""
 
-from pipeline.data.audio import AudioError, load_audio
-from pipeline.data.datasets import FSDD, AudioDataset, Clip, LabelledFolder, SplitSpec, open_dataset
+from scnn.data.audio import AudioError, load_audio
+from scnn.data.datasets import FSDD, AudioDataset, Clip, LabelledFolder, SplitSpec, open_dataset
 
 __all__ = [
     "FSDD",

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 TARGET_RATE = 8000  # Hz; FSDD's native rate
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.errors import ScnnError
-from pipeline.data.audio import TARGET_RATE, AudioError, load_audio
+from scnn.data.audio import TARGET_RATE, AudioError, load_audio
+from scnn.hw.errors import ScnnError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import urllib.request
 from importlib import resources
 from pathlib import Path
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 FSDD_TAG = "v1.0.10"
 FSDD_URL = (
@@ -35,7 +35,7 @@ class ManifestError(ScnnError):
 
 def load_manifest() -> dict[str, str]:
     """The shipped manifest as {file name: sha256 hex}."""
-    text = resources.files("pipeline.data").joinpath(MANIFEST).read_text()
+    text = resources.files("scnn.data").joinpath(MANIFEST).read_text()
     pairs = (line.split() for line in text.splitlines() if line.strip())
     return {name: digest for digest, name in pairs}
 

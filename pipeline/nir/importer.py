@@ -1,9 +1,9 @@
 """``scnn import``: a foreign NIR graph to a NetX network, with its agreement checked.
 
-Reads the graph (``pipeline.nir_graph``), lowers it to float layers
-(``pipeline.nir_lower``), puts them on the chip (``pipeline.nir_quantize``; with
+Reads the graph (``scnn.nir.graph``), lowers it to float layers
+(``scnn.nir.lower``), puts them on the chip (``scnn.nir.quantize``; with
 calibration inputs the input drive scale is calibrated), measures the agreement of the
-fixed-point network with the float one on the inputs (``pipeline.nir_check``; and with
+fixed-point network with the float one on the inputs (``scnn.nir.check``; and with
 Lava on one input if asked) and writes the .net.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.quantize import DRIVE_SCALE
-from pipeline.nir_graph import NirError
-from pipeline.nir_lower import Lowered
-from pipeline.nir_quantize import Imported, calibrate_drive, quantize_lowered
+from scnn.hw.quantize import DRIVE_SCALE
+from scnn.nir.graph import NirError
+from scnn.nir.lower import Lowered
+from scnn.nir.quantize import Imported, calibrate_drive, quantize_lowered
 
 
 def _load_inputs(data: Path | None, low: Lowered, steps: int, n: int = 8) -> torch.Tensor:
@@ -46,7 +46,7 @@ def _load_inputs(data: Path | None, low: Lowered, steps: int, n: int = 8) -> tor
 @dataclass(frozen=True, eq=False)
 class ImportResult:
     imported: Imported
-    agreement: object  # pipeline.nir_check.Agreement
+    agreement: object  # scnn.nir.check.Agreement
     lava_agreement: object | None
     lava_bit_exact: bool | None
     steps: int
@@ -57,10 +57,10 @@ def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
                mode: str | None = None, dt: float | None = None, steps: int | None = None,
                lava: bool = False) -> ImportResult:
     """Read, lower, quantise, check agreement (fast, and Lava on one input if asked), write."""
-    from pipeline.nir_check import agreement, run_fixed
-    from pipeline.nir_graph import read_graph
-    from pipeline.nir_lower import lower
-    from sim.netx import write_netx
+    from scnn.nir.check import agreement, run_fixed
+    from scnn.nir.graph import read_graph
+    from scnn.nir.lower import lower
+    from scnn.sim.netx import write_netx
 
     if out is not None and Path(out).suffix != ".net":
         raise NirError(f"{out}: a NetX file name must end in .net")
@@ -86,7 +86,7 @@ def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
     agree = agreement(imp, x, steps)
     lava_agree = exact = None
     if lava:
-        from sim import lava_backend
+        from scnn.sim import lava_backend
 
         one = x[:1]
         lava_agree = agreement(imp, one, steps, lava_backend.simulate)

@@ -34,7 +34,7 @@ import torch
 from snntorch import Leaky
 from snntorch.import_nir import _nir_to_snntorch_module
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 
 def graph_dt(graph: nir.NIRGraph, default: float = 1e-4) -> float:

@@ -1,6 +1,6 @@
 """Folding the linear nodes between two neuron nodes into one Loihi synapse layer.
 
-A chain ``ops`` (see ``pipeline.nir_ops``) fed ``in_shape`` becomes either
+A chain ``ops`` (see ``scnn.nir.ops``) fed ``in_shape`` becomes either
 
 * a convolution: one Conv (conv or pool) with Scales before it that are constant per
   input channel (``W[:, c] *= s_c``) and Scales after it constant per output channel
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.nir_graph import NirError, Shape
-from pipeline.nir_ops import Conv, Dense, Flatten, Op, Scale
+from scnn.nir.graph import NirError, Shape
+from scnn.nir.ops import Conv, Dense, Flatten, Op, Scale
 
 MAX_DENSE_ENTRIES = 1 << 26
 

@@ -33,9 +33,9 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from hw.errors import ScnnError
-from models.scnn import SCNN
-from sim.atomic import atomic_output
+from scnn.hw.errors import ScnnError
+from scnn.models.scnn import SCNN
+from scnn.sim.atomic import atomic_output
 
 DT = 1e-4  # seconds per step; snntorch's NIR import/export assume the same
 PRODUCER = "scnn-pipeline"
@@ -129,7 +129,7 @@ def write_graph(graph: nir.NIRGraph, path: Path) -> Path:
 
 def export_nir(run_path: Path, out: Path, dt: float = DT) -> nir.NIRGraph:
     """Write the run's float model as OUT.nir; returns the graph."""
-    from pipeline.train import load_run
+    from scnn.train import load_run
 
     out = Path(out)
     if out.suffix != ".nir":

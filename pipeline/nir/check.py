@@ -1,6 +1,6 @@
 """Float-vs-fixed agreement of an imported NIR network, per layer and at the output.
 
-The float side is ``pipeline.nir_float`` (the graph's Euler semantics, no delays); the
+The float side is ``scnn.nir.floatsim`` (the graph's Euler semantics, no delays); the
 fixed side is a simulator of ``sim`` (``sim.fast`` or ``sim.lava_backend``, same
 signature) run for ``steps + L`` steps, L = number of synapse layers.  Neuron layer i
 behind ``d_i`` synapse layers answers ``d_i`` steps late, so its spikes are compared over
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.nir_float import simulate_float
-from pipeline.nir_quantize import Imported
-from sim import fast
+from scnn.nir.floatsim import simulate_float
+from scnn.nir.quantize import Imported
+from scnn.sim import fast
 
 
 @dataclass(frozen=True)

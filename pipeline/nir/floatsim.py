@@ -1,4 +1,4 @@
-"""Reference float simulation of a lowered NIR network (``pipeline.nir_lower``), no delays.
+"""Reference float simulation of a lowered NIR network (``scnn.nir.lower``), no delays.
 
 Per step t and neuron layer (threshold units, float64)::
 
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.nir_lower import FloatLayer, Lowered
+from scnn.nir.lower import FloatLayer, Lowered
 
 
 def _synapse(layer: FloatLayer, s: torch.Tensor) -> torch.Tensor:

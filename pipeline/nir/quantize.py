@@ -1,6 +1,6 @@
 """Lowered NIR layers to Loihi fixed point: a ``sim.network.Network`` (for ``scnn import``).
 
-The lowered float layers (``pipeline.nir_lower``: threshold units, Euler at ``dt``) are
+The lowered float layers (``scnn.nir.lower``: threshold units, Euler at ``dt``) are
 put on the chip per layer with the quantiser's own rules (``hw.quantize``):
 
 * synapse layer: scale ``S = 254 / max|W|`` (``layer_scale``), ``W_int = quantize_weights(S W)``
@@ -29,19 +29,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hw import fixed_point as fx
-from hw.chips import LOIHI2, Chip
-from hw.quantize import (
+from scnn.hw import fixed_point as fx
+from scnn.hw.chips import LOIHI2, Chip
+from scnn.hw.quantize import (
     DRIVE_SCALE,
     decay_from_beta,
     layer_scale,
     quantize_weights,
     torch_to_lava_conv_weight,
 )
-from hw.rules import check_bias, check_decay, check_threshold, check_weight_scale
-from pipeline.nir_graph import NirError
-from pipeline.nir_lower import FloatLayer, Lowered, Neuron
-from sim.network import LIF, Conv, Dense, Flatten, Input, Network
+from scnn.hw.rules import check_bias, check_decay, check_threshold, check_weight_scale
+from scnn.nir.graph import NirError
+from scnn.nir.lower import FloatLayer, Lowered, Neuron
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from hw.errors import ScnnError
+from scnn.hw.errors import ScnnError
 
 Shape = tuple[int, ...]
 

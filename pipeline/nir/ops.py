@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.nir_graph import NirError, Shape
+from scnn.nir.graph import NirError, Shape
 
 Pair = tuple[int, int]
 

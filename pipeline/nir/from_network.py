@@ -13,7 +13,7 @@ weights are the integer weights, ``v_threshold = vth`` and a bias is
 
 Only the rounding of Lava's decays differs from the chip (rtz); spikes are otherwise the
 Euler semantics of these nodes.  Metadata ``scnn_fixed_point = 1`` lets
-``pipeline.nir_quantize`` keep the integer scale.  Input: the input layer's drive (the
+``scnn.nir.quantize`` keep the integer scale.  Input: the input layer's drive (the
 bias mantissa per step, or spikes); layouts torch order.
 """
 
@@ -22,11 +22,11 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from hw import fixed_point as fx
-from hw.chips import LOIHI2
-from pipeline.nir_export import DT, PRODUCER
-from pipeline.nir_graph import NirError
-from sim.network import LIF, Conv, Dense, Flatten, Input, Network
+from scnn.hw import fixed_point as fx
+from scnn.hw.chips import LOIHI2
+from scnn.nir.export import DT, PRODUCER
+from scnn.nir.graph import NirError
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network
 
 
 def torch_shape(shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -29,9 +29,9 @@ import nir
 import numpy as np
 import torch
 
-from pipeline.nir_chain import Synapse, fold
-from pipeline.nir_graph import NEURONS, NirError, Shape, chain, check_declared, input_shape
-from pipeline.nir_ops import Op, to_op
+from scnn.nir.chain import Synapse, fold
+from scnn.nir.graph import NEURONS, NirError, Shape, chain, check_declared, input_shape
+from scnn.nir.ops import Op, to_op
 
 MODES = ("bias", "spikes")
 
