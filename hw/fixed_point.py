@@ -59,6 +59,19 @@ BIAS_EXP_MAX = 7
 # proc/dense/models.py AbstractPyDenseModelBitAcc.run_spk: clip_weights(..., num_bits=8)
 WEIGHT_BITS = 8
 
+# Sigma-delta neurons (proc/sdn/models.py Py{Sigma,Delta,SigmaDelta}ModelFixed; int32 states)
+# lib/dl/netx/hdf5.py Network.get_neuron_params: 'state_exp': 6 for Delta and SigmaDelta
+SDN_STATE_EXP = 6
+# lib/dl/netx/hdf5.py Network.__init__: spike_exp = 6 (a loader argument, not in the file)
+SDN_SPIKE_EXP_DEFAULT = 6
+# proc/sdn/models.py: spike_exp, state_exp are LavaPyType(..., precision=3): 0..7
+SDN_EXP_MAX = 7
+# lib/dl/netx/hdf5.py Network.get_neuron_params: num_message_bits = 16 for SDNN by default
+SDN_MESSAGE_BITS_DEFAULT = 16
+# Loihi 2 technology brief (HARDWARE_FIGURES.md): graded spikes with up to 32-bit payload.
+# Lava's CPU models neither truncate nor check a payload to its message bits.
+SDN_MESSAGE_BITS_MAX = 32
+
 
 def rtz_shift(x: np.ndarray, bits: int) -> np.ndarray:
     """Divide by ``2**bits`` rounding toward zero: ``sign(x) * (|x| >> bits)``."""
@@ -69,6 +82,11 @@ def rtz_shift(x: np.ndarray, bits: int) -> np.ndarray:
 def decay(x: np.ndarray, d: int) -> np.ndarray:
     """``rtz(x * (4096 - d) / 4096)``; pass ``du + DU_OFFSET`` or ``dv + DV_OFFSET``."""
     return rtz_shift(np.asarray(x, dtype=np.int64) * (DECAY_UNITY - d), DECAY_SHIFT)
+
+
+def wrap32(x: np.ndarray) -> np.ndarray:
+    """numpy's int32 arithmetic: wrap to signed 32 bits (Lava's sigma-delta states)."""
+    return wrap_signed(x, INT32_BITS)
 
 
 def wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:

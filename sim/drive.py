@@ -3,23 +3,26 @@
 A run drives a ``Network`` for ``steps`` steps with external spikes and/or a
 bias for the input layer, optionally resetting u and v periodically as netx's
 ``reset_interval``/``reset_offset`` do.  Results are a dict of int arrays keyed
-``layer<i>/<var>`` (``var`` in s, u, v; ``i`` the NetX layer index) shaped
+``layer<i>/<var>`` (``i`` the NetX layer index; ``var`` is ``s`` or one of the layer's
+neuron states: u, v for LIF; sigma, act, residue for the sigma-delta kinds) shaped
 ``([batch,] *neuron_shape, steps)`` in Lava's neuron order; ``[..., t]`` is the
-state after step ``t + 1``.
+state after step ``t + 1``.  Spikes are bool, or int32 payloads for graded kinds;
+states are int32.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
-from scnn.sim.network import Input, Network
+from scnn.sim.network import LIF, STATES, Input, Network
 
-VARIABLES = ("s", "u", "v")
-SILICON_SPIKE_V = 128  # LOIHI_FIXED_POINT.md: Loihi silicon reads v = 128 on a spike step
+VARIABLES = ("s",) + STATES
+SILICON_SPIKE_V = 128
+INT32 = 1 << 31  # LOIHI_FIXED_POINT.md: Loihi silicon reads v = 128 on a spike step
 
 
 class DriveError(ScnnError):
@@ -45,6 +48,7 @@ class Drive:
     record: tuple[str, ...]
     silicon_v: bool
     layers: tuple[int, ...] = ()
+    variables: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -52,8 +56,9 @@ class Drive:
         return tuple(v for v in VARIABLES if v in self.record or (v == "s" and self.silicon_v))
 
     def records(self, i: int, var: str) -> bool:
-        """Whether a backend must record variable ``var`` of layer ``i``."""
-        return i in self.layers and var in self.needed
+        """Whether a backend must record variable ``var`` of layer ``i`` (s or one of the
+        states of its neuron kind)."""
+        return i in self.layers and var in self.needed and var in self.variables.get(i, ())
 
 
 def _with_batch(x: np.ndarray, core_ndim: int, what: str) -> tuple[np.ndarray, bool]:
@@ -70,15 +75,22 @@ def _spikes(net: Network, spikes: np.ndarray, steps: int) -> tuple[np.ndarray, b
     if x.shape[1:] != net.input_shape + (steps,):
         raise DriveError(f"input spikes of shape {x.shape[1:]} do not match the network input "
                          f"{net.input_shape} x {steps} steps (Lava order, time last)")
+    if net.graded_input:  # integers into an SDNN input layer (Lava's int32 a_in)
+        if x.dtype.kind == "f" and not np.array_equal(x, np.round(x)):
+            raise DriveError("graded input must be integers")
+        if x.size and (x.min() < -INT32 or x.max() >= INT32):
+            raise DriveError(f"graded input in [{x.min()}, {x.max()}] outside int32")
+        return x.astype(np.int32), batched
     if x.size and not np.isin(x, (0, 1)).all():
-        raise DriveError("input spikes must be 0 or 1 (graded spikes are not modelled)")
+        raise DriveError("input spikes must be 0 or 1 (graded input needs an SDNN input layer)")
     return x.astype(np.int8), batched
 
 
 def _bias(net: Network, bias: np.ndarray) -> tuple[np.ndarray, bool]:
     first = net.layers[0]
-    if not isinstance(first, Input) or first.neuron is None:
-        raise DriveError(f"a bias drives an input layer with neurons; layer 0 is {first.kind}")
+    if not isinstance(first, Input) or not isinstance(first.neuron, LIF):
+        raise DriveError("a bias drives an input layer with LIF neurons; layer 0 is "
+                         f"{first.kind} ({type(first.neuron).__name__})")
     b = np.asarray(bias)
     if b.dtype.kind == "f" and not np.array_equal(b, np.round(b)):
         raise DriveError("input bias must be integers (bias mantissas)")
@@ -122,8 +134,15 @@ def make_drive(net: Network, steps: int, spikes: np.ndarray | None = None,
         flags.append(flag)
     if len(set(batches)) > 1:
         raise DriveError(f"spikes and bias disagree on the batch size: {batches}")
+    variables = {i: ("s",) + net.layers[i].neuron.states for i in net.neuron_layers}
     return Drive(int(steps), batches[0] if batches else 1, any(flags), sx, sb,
-                 reset_interval, int(reset_offset), tuple(record), silicon_v, layers)
+                 reset_interval, int(reset_offset), tuple(record), silicon_v, layers, variables)
+
+
+def spike_dtype(net: Network, key: str) -> type:
+    """dtype of result ``key`` (``layer<i>/<var>``): bool spikes, int32 payloads and states."""
+    i, var = key[5:].split("/")
+    return bool if var == "s" and not net.layers[int(i)].neuron.graded else np.int32
 
 
 def finish(results: dict[str, np.ndarray], drive: Drive) -> dict[str, np.ndarray]:

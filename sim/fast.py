@@ -30,7 +30,19 @@ import torch.nn.functional as F
 from scnn.hw import fixed_point as fx
 from scnn.sim import kernels
 from scnn.sim.drive import VARIABLES, Drive, finish, make_drive
-from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
+from scnn.sim.network import (
+    LIF,
+    Conv,
+    Delta,
+    Dense,
+    Flatten,
+    Input,
+    Network,
+    Neuron,
+    Sigma,
+    SigmaDelta,
+    reset_steps,
+)
 
 # PyTorch's opt-in transparent huge pages for its buffers of 2 MiB and more (the synaptic
 # inputs are fresh buffers of several MiB per piece; faulting them in 4 KiB pages cost 3-8 %
@@ -41,6 +53,7 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 INT32 = 1 << 31
 FLOAT_EXACT = 1 << 24  # float32 represents every integer below 2**24 exactly
+FLOAT64_EXACT = 1 << 53
 CHUNK_BYTES = 1 << 28  # arrays of all steps per batch chunk: bounds the memory of a run
 # each layer runs its synapse and LIF on pieces of the chunk with this much input, output and
 # synaptic input, so they stay in cache between the two (PilotNet, batch 64: 0.21 ms per
@@ -125,11 +138,29 @@ class _ConvSynapse:
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         """Spikes (S, W, H, C) uint8 -> synaptic input (S, W_out, H_out, C_out), float32/int32."""
+        if s.dtype != np.uint8:
+            return self.graded(s)
         a = self._int8(s) if self.packed is not None else self._float(s)
         if self.bound >= fx.UV_LIMIT:
             a = torch.from_numpy(
                 fx.wrap_signed(a.numpy().astype(np.int64), fx.CONV_BITS).astype(np.int32))
         return np.ascontiguousarray(a.permute(0, 2, 3, 1).numpy())
+
+    def graded(self, s: np.ndarray) -> np.ndarray:
+        """Payloads (S, W, H, C) int32 -> synaptic input (S, W_out, H_out, C_out) int32: the
+        exact integer convolution (float32 below 2**24, float64 below 2**53: Lava's own
+        ``conv_scipy`` sums in float64), wrapped to 24 bits."""
+        bound = self.bound * (int(np.abs(s).max()) if s.size else 0)
+        if bound >= FLOAT64_EXACT:
+            raise OverflowError(f"graded convolution sums up to {bound} exceed float64's exact "
+                                "integers (Lava's conv_scipy rounds them)")
+        dtype = torch.float32 if bound < FLOAT_EXACT else torch.float64
+        stride, padding, dilation, groups = self.args
+        x = torch.from_numpy(s).permute(0, 3, 1, 2).to(dtype).contiguous()
+        a = F.conv2d(x, self.weight.to(dtype), stride=stride, padding=padding,
+                     dilation=dilation, groups=groups).permute(0, 2, 3, 1)
+        a = a.numpy().astype(np.int64)
+        return np.ascontiguousarray(fx.wrap_signed(a, fx.CONV_BITS).astype(np.int32))
 
 
 class _DenseSynapse:
@@ -139,6 +170,7 @@ class _DenseSynapse:
         w = layer.chip_weight()
         self.exp = layer.weight_exp
         rows = int(np.abs(w).sum(axis=1).max()) if w.size else 0
+        self.rows = rows
         dtype = torch.float32 if rows < FLOAT_EXACT else torch.float64
         self.weight_t = torch.from_numpy(np.array(w.T, order="C")).to(dtype)
         self.drive_in = rows << self.exp if self.exp > 0 else rows >> -self.exp
@@ -147,6 +179,8 @@ class _DenseSynapse:
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         """Spikes (S, M) uint8 -> synaptic input (S, N), float32 or int32."""
+        if s.dtype != np.uint8:
+            return self.graded(s)
         a = torch.from_numpy(s).to(self.weight_t.dtype) @ self.weight_t  # spikes are 0/1
         if not self.float32:
             a = a.double()
@@ -158,6 +192,19 @@ class _DenseSynapse:
             return a.numpy()
         a = a.numpy().astype(np.int64)
         return (fx.wrap_signed(a, 32) if self.drive_in >= INT32 else a).astype(np.int32)
+
+    def graded(self, s: np.ndarray) -> np.ndarray:
+        """Payloads (S, M) int32 -> synaptic input (S, N) int32, as Lava's graded path: the
+        int32 dot product (wraps), then the arithmetic shift by ``weight_exp``."""
+        bound = self.rows * (int(np.abs(s).max()) if s.size else 0)
+        if bound < FLOAT64_EXACT:
+            dtype = torch.float32 if bound < FLOAT_EXACT else torch.float64
+            a = (torch.from_numpy(s).to(dtype) @ self.weight_t.to(dtype)).numpy()
+            a = a.astype(np.int64)
+        else:  # exact in int64 (slow, and only for absurd payloads)
+            a = s.astype(np.int64) @ self.weight_t.numpy().astype(np.int64)
+        a = fx.wrap32(a)
+        return fx.wrap32(fx.shift_signed(a, self.exp)).astype(np.int32)
 
 
 @contextmanager
@@ -193,8 +240,8 @@ def _synapse_of(layer: Input | Conv | Dense) -> _ConvSynapse | _DenseSynapse | N
     return _SYNAPSES[layer]
 
 
-class _Layer:
-    """One neuron layer's constants: synapse, decay factors, threshold, effective bias."""
+class _LifLayer:
+    """One LIF layer's constants: synapse, decay factors, threshold, effective bias."""
 
     def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray) -> None:
         neuron: LIF = layer.neuron
@@ -205,6 +252,7 @@ class _Layer:
         self.vth = fx.threshold(neuron.vth)
         self.bias = _bias32(bias, neuron.bias_exp, layer.shape)
         self.resets = resets
+        self.spike_dtype = np.uint8
 
     def run(self, a_in: np.ndarray, delay: int, bias: np.ndarray,
             out: dict[str, np.ndarray]) -> None:
@@ -214,6 +262,46 @@ class _Layer:
                         out.get("u", _EMPTY), out.get("v", _EMPTY))
 
 
+class _SdnLayer:
+    """One sigma-delta layer (Delta, SigmaDelta or Sigma): synapse, scaled threshold and
+    bias (``<< spike_exp + state_exp``), the kernel's kind."""
+
+    KINDS = {Delta: kernels.SDN_DELTA, SigmaDelta: kernels.SDN_SIGMA_DELTA,
+             Sigma: kernels.SDN_SIGMA}
+
+    def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray) -> None:
+        neuron: Delta | SigmaDelta | Sigma = layer.neuron
+        self.shape = layer.shape
+        self.synapse = _synapse_of(layer)
+        self.kind = self.KINDS[type(neuron)]
+        k = getattr(neuron, "spike_exp", 0) + getattr(neuron, "state_exp", 0)
+        self.in_shift, self.state_exp = k, getattr(neuron, "state_exp", 0)
+        self.vth = getattr(neuron, "vth", 0) << k
+        size = int(np.prod(layer.shape))
+        b = np.broadcast_to(bias, (bias.shape[0],) + layer.shape).reshape(bias.shape[0], size)
+        self.bias = (b.astype(np.int64) << k).astype(np.int32)  # fits: checked by SigmaDelta
+        self.spike_dtype = np.int32
+
+    def run(self, a_in: np.ndarray, delay: int, bias: np.ndarray,
+            out: dict[str, np.ndarray]) -> None:
+        """The kernel over all steps; writes the (B, T, N) int32 arrays in ``out`` (s always,
+        sigma/act/residue when present)."""
+        kernels.sdn_run(a_in, delay, bias, self.vth, self.in_shift, self.state_exp, self.kind,
+                        out["s"], out.get("sigma", _EMPTY), out.get("act", _EMPTY),
+                        out.get("residue", _EMPTY))
+
+
+# neuron kind -> the fast simulator's layer runner
+NEURON_LAYERS: dict[type, type] = {LIF: _LifLayer, Delta: _SdnLayer, SigmaDelta: _SdnLayer,
+                                   Sigma: _SdnLayer}
+
+
+def _runner(layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray
+            ) -> _LifLayer | _SdnLayer:
+    neuron: Neuron = layer.neuron
+    return NEURON_LAYERS[type(neuron)](layer, bias, resets)
+
+
 class _Plan:
     """Per-layer constants of a run; runs any slice of the batch."""
 
@@ -221,7 +309,7 @@ class _Plan:
         self.net, self.drive = net, drive
         resets = reset_steps(net, drive.reset_interval, drive.reset_offset)
         steps = np.arange(1, drive.steps + 1)
-        self.layers: dict[int, _Layer] = {}
+        self.layers: dict[int, _LifLayer | _SdnLayer] = {}
         for i in net.neuron_layers:
             layer = net.layers[i]
             interval, phase = resets.get(i, (0, -1))
@@ -229,7 +317,7 @@ class _Plan:
             bias = np.asarray(layer.neuron.bias)[None]
             if i == 0 and drive.bias is not None:
                 bias = drive.bias
-            self.layers[i] = _Layer(layer, bias, mask)
+            self.layers[i] = _runner(layer, bias, mask)
 
     def chunk(self) -> int:
         """Samples per chunk so the layers' arrays of all steps stay within ``CHUNK_BYTES``
@@ -249,15 +337,15 @@ class _Plan:
         """
         d = self.drive
         return {f"layer{i}/{var}": np.full((d.batch, d.steps, int(np.prod(lif.shape))), 0,
-                                           np.uint8 if var == "s" else np.int32)
+                                           lif.spike_dtype if var == "s" else np.int32)
                 for i, lif in self.layers.items() for var in VARIABLES if d.records(i, var)}
 
     def run(self, b0: int, b1: int, results: dict[str, np.ndarray]) -> None:
         """Samples b0..b1-1, writing their rows of ``results`` (see ``outputs``)."""
         drive, steps, n = self.drive, self.drive.steps, b1 - b0
         if drive.spikes is not None:
-            x = drive.spikes[b0:b1]
-            prev = np.ascontiguousarray(np.moveaxis(x, -1, 1)).view(np.uint8)
+            x = np.ascontiguousarray(np.moveaxis(drive.spikes[b0:b1], -1, 1))
+            prev = x if self.net.graded_input else x.view(np.uint8)  # int32 payloads or 0/1
         elif isinstance(self.net.layers[0], Input) and self.net.layers[0].neuron is not None:
             prev = None  # a bias-driven input layer
         else:  # no neurons and no spikes: the synapses see silence
@@ -280,7 +368,7 @@ class _Plan:
         out = {var: results[f"layer{i}/{var}"][b0:b0 + n] for var in VARIABLES
                if drive.records(i, var)}
         if "s" not in out:
-            out["s"] = np.empty((n, steps, size), np.uint8)
+            out["s"] = np.empty((n, steps, size), lif.spike_dtype)
         in_size = 0 if prev is None else int(np.prod(prev.shape[2:]))
         per_sample = steps * (size * (4 + sum(x.itemsize for x in out.values())) + in_size)
         piece = max(1, INNER_BYTES // per_sample)
@@ -290,7 +378,8 @@ class _Plan:
                 delay = 0
                 # float32 like the synapses' usual output: one compiled kernel serves both
                 a_in = np.zeros((c1 - c0, 0, 1), np.float32) if prev is None \
-                    else prev[c0:c1].reshape(c1 - c0, steps, -1).astype(np.float32)
+                    else prev[c0:c1].reshape(c1 - c0, steps, -1)
+                a_in = a_in if a_in.dtype == np.int32 else a_in.astype(np.float32)
             else:
                 delay = 1
                 a_in = self._synapse(lif, prev[c0:c1], c1 - c0, steps)
@@ -299,7 +388,7 @@ class _Plan:
         return out["s"].reshape((n, steps) + layer.shape)
 
     @staticmethod
-    def _synapse(lif: _Layer, prev: np.ndarray, n: int, steps: int) -> np.ndarray:
+    def _synapse(lif: _LifLayer | _SdnLayer, prev: np.ndarray, n: int, steps: int) -> np.ndarray:
         """The synapse applied to the previous layer's spikes of every step: row t (spikes of
         step t, 0-based) is delivered at step t + 1, so the last row is never used (one
         convolution too many is cheaper than copying the other steps out of the batch)."""
@@ -326,6 +415,6 @@ def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,
         for b0 in range(0, drive.batch, size):
             plan.run(b0, min(b0 + size, drive.batch), results)
     shapes = {i: net.layers[i].shape for i in net.neuron_layers}
-    return finish({key: _to_lava(value.view(bool) if key.endswith("/s") else value,
+    return finish({key: _to_lava(value.view(bool) if value.dtype == np.uint8 else value,
                                  shapes[int(key[5:].split("/")[0])])
                    for key, value in results.items()}, drive)

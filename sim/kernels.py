@@ -57,6 +57,13 @@ def _wrap_once(x: int) -> int:
     return _i32(x - (_PERIOD if x > _LIM else _ZERO) + (_PERIOD if x <= -_LIM else _ZERO))
 
 
+@nb.njit(inline="always")
+def _work_item(job: int, blocks: int, n: int) -> tuple[int, int, int]:
+    """Sample and neuron range ``[n0, n1)`` of work item ``job`` (blocks of ``BLOCK``)."""
+    n0 = (job % blocks) * BLOCK
+    return job // blocks, n0, min(n0 + BLOCK, n)
+
+
 @nb.njit(parallel=True, nogil=True, cache=True)
 def lif_run(a_in, delay, bias, fu, fv, vth, resets, s_out, u_out, v_out):  # noqa: PLR0913
     """Run one LIF layer for all steps of a batch.
@@ -75,9 +82,7 @@ def lif_run(a_in, delay, bias, fu, fv, vth, resets, s_out, u_out, v_out):  # noq
     fu, fv, vth = _i32(fu), _i32(fv), _i32(vth)
     blocks = (n + BLOCK - 1) // BLOCK
     for job in nb.prange(n_b * blocks):
-        b = job // blocks
-        n0 = (job % blocks) * BLOCK
-        n1 = min(n0 + BLOCK, n)
+        b, n0, n1 = _work_item(job, blocks, n)
         u = np.zeros(n1 - n0, np.int32)
         v = np.zeros(n1 - n0, np.int32)
         bi = bias[b * b_step, n0:n1]
@@ -111,3 +116,67 @@ def lif_run(a_in, delay, bias, fu, fv, vth, resets, s_out, u_out, v_out):  # noq
                 u_out[b, t, n0:n1] = u
             if rec_v:
                 v_out[b, t, n0:n1] = v
+
+
+# sigma-delta kinds of ``sdn_run`` (one kernel, the kind a compile-time branch per layer)
+SDN_DELTA, SDN_SIGMA_DELTA, SDN_SIGMA = 0, 1, 2
+
+
+@nb.njit(inline="always")
+def _abs32(x: int) -> int:
+    """numpy's int32 abs: -2**31 stays -2**31 (so it never passes a threshold)."""
+    return _i32(-x) if x < 0 else x
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def sdn_run(a_in, delay, bias, vth, in_shift, state_exp, kind,  # noqa: PLR0913
+            s_out, sigma_out, act_out, res_out):
+    """Run one sigma-delta layer (``sim.network`` Delta, SigmaDelta or Sigma) for all steps.
+
+    Lava's ``Py{Delta,SigmaDelta,Sigma}ModelFixed`` in int32 (every ``_i32`` is numpy's
+    int32 wrap).  a_in (B, Ta, N) int32, or float32 holding integers below 2**24, delivered
+    as in ``lif_run`` (``a_in[:, t - delay]``, else 0).  bias (1 or B, N) int32: ``bias <<
+    (spike_exp + state_exp)``; vth: ``vth << (spike_exp + state_exp)``; in_shift: the
+    Delta's input shift ``spike_exp + state_exp``; kind: ``SDN_*``.  Writes s_out (B, T, N)
+    int32 payloads and, when their first axis is B (not 0), the states sigma, act,
+    residue (B, T, N) int32.
+    """
+    n_b, n_t, n = s_out.shape
+    n_ta = a_in.shape[1]
+    b_step = 1 if bias.shape[0] > 1 else 0
+    rec_sigma, rec_act, rec_res = sigma_out.shape[0] > 0, act_out.shape[0] > 0, \
+        res_out.shape[0] > 0
+    vth = _i32(vth)
+    blocks = (n + BLOCK - 1) // BLOCK
+    for job in nb.prange(n_b * blocks):
+        b, n0, n1 = _work_item(job, blocks, n)
+        sigma = np.zeros(n1 - n0, np.int32)
+        act = np.zeros(n1 - n0, np.int32)
+        res = np.zeros(n1 - n0, np.int32)
+        bi = bias[b * b_step, n0:n1]
+        for t in range(n_t):
+            ta = t - delay
+            live = 0 <= ta < n_ta
+            so = s_out[b, t, n0:n1]
+            for k in range(n1 - n0):
+                a = _i32(a_in[b, ta, n0 + k]) if live else _ZERO
+                if kind == SDN_SIGMA:
+                    sigma[k] = _i32(sigma[k] + a)
+                    so[k] = sigma[k]
+                    continue
+                if kind == SDN_DELTA:
+                    x = _i32(a << in_shift)
+                else:
+                    sigma[k] = _i32(sigma[k] + a)
+                    x = max(_i32(sigma[k] + bi[k]), _ZERO)
+                delta = _i32(_i32(x - act[k]) + res[k])
+                q = delta if _abs32(delta) >= vth else _ZERO
+                res[k] = _i32(delta - q)
+                act[k] = x
+                so[k] = q >> state_exp
+            if rec_sigma:
+                sigma_out[b, t, n0:n1] = sigma
+            if rec_act:
+                act_out[b, t, n0:n1] = act
+            if rec_res:
+                res_out[b, t, n0:n1] = res

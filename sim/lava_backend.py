@@ -3,9 +3,10 @@
 The network is written to a temporary .net and loaded by lava-dl's
 ``netx.hdf5.Network`` (with ``reset_interval``/``reset_offset`` as given), so
 Lava's own loader and fixed-point process models compute every bit.  Layer 0's
-bias is set on the input neuron's ``bias_mant``; external spikes come from an
-``io.source.RingBuffer`` into the input neuron's ``a_in`` (Input layer) or the
-network's input port (synapse-first networks).  Spikes, u and v are written
+bias is set on the input neuron's ``bias_mant``; external spikes (or an SDNN input
+layer's integers) come from an ``io.source.RingBuffer`` into the input neuron's
+``a_in`` (Input layer) or the network's input port (synapse-first networks).  Spikes
+(graded payloads included) and each neuron kind's states are written
 to .npy files by ``sim.lava_rec``'s recorders (Lava's own sinks and Monitors read back
 one value at a time).  Samples of a batch run one after
 another (Lava has no batch axis).  Results as ``sim.drive`` describes.
@@ -20,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from scnn.sim.drive import VARIABLES, Drive, finish, make_drive
-from scnn.sim.network import Conv, Input, Network
-from scnn.sim.netx import write_netx
+from scnn.sim.drive import VARIABLES, Drive, finish, make_drive, spike_dtype
+from scnn.sim.network import LIF, Conv, Input, Network
+from scnn.sim.netx import spike_exp_of, write_netx
 
 
 def _input_bias(net: Network, drive: Drive, b: int) -> np.ndarray | None:
     first = net.layers[0]
-    if not isinstance(first, Input) or first.neuron is None:
+    if not isinstance(first, Input) or not isinstance(first.neuron, LIF):
         return None
     bias = drive.bias[b] if drive.bias is not None else first.neuron.bias
     return np.broadcast_to(bias, first.shape).astype(np.int32)
@@ -37,10 +38,11 @@ def _load(net: Network, path: Path, drive: Drive):  # -> netx.hdf5.Network
     from lava.lib.dl import netx
 
     first = net.layers[0]
-    if isinstance(first, Input) and first.neuron is not None:
+    if isinstance(first, Input) and isinstance(first.neuron, LIF):
         net = net.with_input_bias(np.zeros((), np.int64))
     write_netx(net, path)
     kwargs = {"input_shape": net.input_shape} if isinstance(first, Conv) else {}
+    kwargs["spike_exp"] = spike_exp_of(net)
     if drive.reset_interval is not None:
         kwargs.update(reset_interval=drive.reset_interval, reset_offset=drive.reset_offset)
     return netx.hdf5.Network(net_config=str(path), **kwargs)
@@ -55,7 +57,7 @@ def _probes(lava_net, net: Network, drive: Drive, workdir: Path, b: int
     files = {}
     for j, block in enumerate(lava_net.layers):
         i = net.neuron_layers[j]
-        for var in ("s", "u", "v"):
+        for var in drive.variables[i]:
             if not drive.records(i, var):
                 continue
             path = workdir / f"sample{b}-{var}{j}.npy"
@@ -131,7 +133,7 @@ def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,
                        layers)
     with tempfile.TemporaryDirectory(prefix="scnn-lava-") as tmp:
         samples = [_run_sample(net, drive, b, Path(tmp)) for b in range(drive.batch)]
-    out = {key: np.stack([s[key] for s in samples]).astype(np.int64) for key in samples[0]}
-    out = {key: (value != 0) if key.endswith("/s") else value.astype(np.int32)
+    out = {key: np.stack([s[key] for s in samples]) for key in samples[0]}
+    out = {key: (value != 0) if spike_dtype(net, key) is bool else value.astype(np.int32)
            for key, value in out.items()}
     return finish(out, drive)

@@ -12,6 +12,12 @@ spatially flipped by the NetX loader; Lava then convolves, flipping again, so
 the net effect is PyTorch's cross-correlation).  A Flatten maps ``(W, H, C)``
 to ``(C * H * W,)`` in C-major order, index ``c*H*W + h*W + w`` (netx's
 ``transpose([2, 1, 0]).flatten()``).
+
+Neuron kinds are independent of layer kinds: a layer holds one neuron dataclass
+(``LIF``; the sigma-delta kinds ``Delta``, ``SigmaDelta``, ``Sigma`` with graded
+spikes) and every boundary (NetX, simulators, activity) looks the kind up in its
+own table.  Each kind names its state variables (``states``) and whether its
+spikes carry a payload (``graded``).
 """
 
 from __future__ import annotations
@@ -85,12 +91,138 @@ class LIF:
                                f"13-bit range [{fx.BIAS_MANT_MIN}, {fx.BIAS_MANT_MAX}]")
         _set(self, "bias", bias)
 
+    states: ClassVar[tuple[str, ...]] = ("u", "v")
+    graded: ClassVar[bool] = False
+    message_bits: ClassVar[int] = 0
+    has_bias: ClassVar[bool] = True
+
     def with_bias(self, bias: np.ndarray) -> LIF:
         """The same neuron with another bias mantissa."""
         return LIF(self.du, self.dv, self.vth, bias, self.bias_exp)
 
 
-def _check_bias_shape(neuron: LIF | None, shape: Shape, where: str) -> None:
+def _check_int(obj: object, name: str, lo: int, hi: int) -> int:
+    value = getattr(obj, name)
+    if isinstance(value, (bool, np.bool_)) or int(value) != value:
+        raise NetworkError(f"{name} = {value} is not an integer")
+    _check_range(name, int(value), lo, hi)
+    _set(obj, name, int(value))
+    return int(value)
+
+
+def _check_sdn(neuron: Delta | SigmaDelta | Sigma, vth: bool) -> None:
+    """Exponents, message bits and threshold of a sigma-delta neuron (int32 states)."""
+    _check_int(neuron, "message_bits", 1, fx.SDN_MESSAGE_BITS_MAX)
+    if not vth:
+        return
+    _check_int(neuron, "spike_exp", 0, fx.SDN_EXP_MAX)
+    _check_int(neuron, "state_exp", 0, fx.SDN_EXP_MAX)
+    k = neuron.spike_exp + neuron.state_exp
+    _check_int(neuron, "vth", 0, INT32_MAX >> k)
+
+
+_ZERO_BIAS = np.zeros((), np.int64)
+_ZERO_BIAS.setflags(write=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Delta:
+    """Delta encoder of an SDNN input layer (Lava ``Delta``, ``PyDeltaModelFixed``).
+
+    Per step, int32 arithmetic (wraps mod 2**32), ``k = spike_exp + state_exp``::
+
+        x = a_in[t] << k
+        delta = x - act[t-1] + residue[t-1]
+        q = delta if |delta| >= vth << k else 0
+        act[t] = x;   residue[t] = delta - q;   s[t] = q >> state_exp   (graded payload)
+
+    No bias (netx gives the input block none).  ``message_bits``: payload width netx
+    passes to the next synapse (16 unless the file says).
+    """
+
+    vth: int
+    spike_exp: int = fx.SDN_SPIKE_EXP_DEFAULT
+    state_exp: int = fx.SDN_STATE_EXP
+    message_bits: int = fx.SDN_MESSAGE_BITS_DEFAULT
+    states: ClassVar[tuple[str, ...]] = ("act", "residue")
+    graded: ClassVar[bool] = True
+    has_bias: ClassVar[bool] = False
+    bias: ClassVar[np.ndarray] = _ZERO_BIAS
+
+    def __post_init__(self) -> None:
+        _check_sdn(self, vth=True)
+
+
+@dataclass(frozen=True, eq=False)
+class SigmaDelta:
+    """Sigma-delta neuron with ReLU (Lava ``SigmaDelta``, ``PySigmaDeltaModelFixed``), as
+    netx builds every SDNN layer after the input: graded spikes in and out.
+
+    Per step, int32 arithmetic (wraps mod 2**32), ``k = spike_exp + state_exp``::
+
+        sigma[t] = sigma[t-1] + a_in[t]
+        act[t] = max(sigma[t] + (bias << k), 0)
+        delta = act[t] - act[t-1] + residue[t-1]
+        q = delta if |delta| >= vth << k else 0
+        residue[t] = delta - q;   s[t] = q >> state_exp   (graded payload)
+
+    ``bias`` is the mantissa, an int array broadcastable to the layer shape.
+    """
+
+    vth: int
+    bias: np.ndarray = field(default_factory=lambda: np.zeros((), np.int64))
+    spike_exp: int = fx.SDN_SPIKE_EXP_DEFAULT
+    state_exp: int = fx.SDN_STATE_EXP
+    message_bits: int = fx.SDN_MESSAGE_BITS_DEFAULT
+    states: ClassVar[tuple[str, ...]] = ("sigma", "act", "residue")
+    graded: ClassVar[bool] = True
+    has_bias: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _check_sdn(self, vth=True)
+        bias = _frozen_int_array(self.bias, "bias")
+        k = self.spike_exp + self.state_exp
+        if bias.size and np.abs(bias).max() > INT32_MAX >> k:
+            raise NetworkError(f"bias mantissa in [{bias.min()}, {bias.max()}]: bias << {k} "
+                               "overflows Lava's int32 sigma-delta state")
+        _set(self, "bias", bias)
+
+    def with_bias(self, bias: np.ndarray) -> SigmaDelta:
+        """The same neuron with another bias mantissa."""
+        return SigmaDelta(self.vth, bias, self.spike_exp, self.state_exp, self.message_bits)
+
+
+@dataclass(frozen=True, eq=False)
+class Sigma:
+    """Sigma decoder (Lava ``Sigma``, ``PySigmaModelFixed``): netx's SDNN layer with
+    ``sigma_output``, usually the readout.  Per step, int32: ``sigma[t] = sigma[t-1] +
+    a_in[t]``; ``s[t] = sigma[t]`` (sent every step, graded).  No bias, no threshold.
+    """
+
+    message_bits: int = fx.SDN_MESSAGE_BITS_DEFAULT
+    states: ClassVar[tuple[str, ...]] = ("sigma",)
+    graded: ClassVar[bool] = True
+    has_bias: ClassVar[bool] = False
+    bias: ClassVar[np.ndarray] = _ZERO_BIAS
+
+    def __post_init__(self) -> None:
+        _check_sdn(self, vth=False)
+
+
+Neuron = LIF | Delta | SigmaDelta | Sigma
+INPUT_NEURONS = (LIF, Delta)
+SYNAPSE_NEURONS = (LIF, SigmaDelta, Sigma)
+STATES = ("u", "v", "sigma", "act", "residue")  # every kind's state names, in one order
+
+
+def _check_neuron(neuron: object, allowed: tuple[type, ...], where: str) -> None:
+    if not isinstance(neuron, allowed):
+        names = ", ".join(k.__name__ for k in allowed)
+        raise NetworkError(f"{where} layer: neuron {type(neuron).__name__} not allowed here "
+                           f"(allowed: {names})")
+
+
+def _check_bias_shape(neuron: Neuron | None, shape: Shape, where: str) -> None:
     if neuron is None:
         return
     try:
@@ -118,13 +250,15 @@ class Input:
     """
 
     shape: Shape
-    neuron: LIF | None = None
+    neuron: LIF | Delta | None = None
     kind: ClassVar[str] = "input"
 
     def __post_init__(self) -> None:
         _set(self, "shape", _shape(self.shape, None, "input shape"))
         if len(self.shape) not in (1, 3):
             raise NetworkError(f"input shape {self.shape} must be (N,) or (W, H, C)")
+        if self.neuron is not None:
+            _check_neuron(self.neuron, INPUT_NEURONS, "input")
         _check_bias_shape(self.neuron, self.shape, "input")
 
     @property
@@ -155,7 +289,7 @@ class Conv:
     padding: Shape = (0, 0)
     dilation: Shape = (1, 1)
     groups: int = 1
-    neuron: LIF | None = None
+    neuron: LIF | SigmaDelta | Sigma | None = None
     kind: ClassVar[str] = "conv"
 
     def __post_init__(self) -> None:
@@ -173,6 +307,7 @@ class Conv:
         self._check_geometry(w)
         if self.neuron is None:
             raise NetworkError("conv layer needs a neuron")
+        _check_neuron(self.neuron, SYNAPSE_NEURONS, "conv")
         _check_bias_shape(self.neuron, self.shape, "conv")
 
     def _check_geometry(self, w: np.ndarray) -> None:
@@ -222,7 +357,7 @@ class Dense:
     weight: np.ndarray
     weight_exp: int = 0
     num_weight_bits: int = fx.WEIGHT_BITS
-    neuron: LIF | None = None
+    neuron: LIF | SigmaDelta | Sigma | None = None
     kind: ClassVar[str] = "dense"
 
     def __post_init__(self) -> None:
@@ -239,6 +374,7 @@ class Dense:
         fx.truncated_weight_bits(self.num_weight_bits, fx.weight_sign_mode(w))
         if self.neuron is None:
             raise NetworkError("dense layer needs a neuron")
+        _check_neuron(self.neuron, SYNAPSE_NEURONS, "dense")
         _check_bias_shape(self.neuron, self.shape, "dense")
 
     def chip_weight(self) -> np.ndarray:
@@ -280,12 +416,23 @@ class Network:
         """Indices of layers with neurons, in order (netx's list of Lava blocks)."""
         return tuple(i for i, layer in enumerate(self.layers) if layer.neuron is not None)
 
+    @property
+    def graded_input(self) -> bool:
+        """Whether external input is graded (integers into an SDNN input layer's Delta)."""
+        return isinstance(self.layers[0].neuron, Delta)
+
+    def graded_into(self, i: int) -> bool:
+        """Whether layer i's synapse receives graded spikes (the previous neuron layer's
+        kind; external input into a synapse-first network is binary, netx's default)."""
+        before = [j for j in self.neuron_layers if j < i]
+        return bool(before) and self.layers[before[-1]].neuron.graded
+
     def with_input_bias(self, bias: np.ndarray) -> Network:
         """This network with layer 0's (Input) bias mantissa replaced."""
         first = self.layers[0]
-        if not isinstance(first, Input) or first.neuron is None:
-            raise NetworkError("a bias drives an input layer with neurons; layer 0 is "
-                               f"{first.kind}")
+        if not isinstance(first, Input) or not isinstance(first.neuron, LIF):
+            raise NetworkError("a bias drives an input layer with LIF neurons; layer 0 is "
+                               f"{first.kind} ({type(first.neuron).__name__})")
         new = Input(first.shape, first.neuron.with_bias(bias))
         return Network((new,) + self.layers[1:], self.input_shape)
 
@@ -296,12 +443,15 @@ def reset_steps(net: Network, interval: int | None, offset: int = 0) -> dict[int
 
     As netx applies ``reset_interval``/``reset_offset``: the j-th neuron layer gets
     ``LIFReset(reset_offset = offset + 1 + j)`` and LIFReset takes it modulo.
+    Sigma-delta layers take their place in the count but are not reset (netx warns that
+    it ignores the reset for them).
     """
     if interval is None:
         return {}
     if interval < 1 or offset < 0:
         raise NetworkError(f"reset interval {interval} must be >= 1 and offset {offset} >= 0")
-    return {i: (interval, (offset + 1 + j) % interval) for j, i in enumerate(net.neuron_layers)}
+    return {i: (interval, (offset + 1 + j) % interval) for j, i in enumerate(net.neuron_layers)
+            if isinstance(net.layers[i].neuron, LIF)}
 
 
 def networks_equal(a: Network, b: Network) -> bool:
@@ -312,7 +462,7 @@ def networks_equal(a: Network, b: Network) -> bool:
 
 
 def _layers_equal(x: Layer, y: Layer) -> bool:
-    if type(x) is not type(y) or x.shape != y.shape or (x.neuron is None) != (y.neuron is None):
+    if type(x) is not type(y) or x.shape != y.shape or type(x.neuron) is not type(y.neuron):
         return False
     names = [f for f in getattr(x, "__dataclass_fields__", {}) if f != "neuron"]
     if not all(_equal(getattr(x, f), getattr(y, f)) for f in names):
@@ -320,7 +470,8 @@ def _layers_equal(x: Layer, y: Layer) -> bool:
     if x.neuron is None:
         return True
     m, n = x.neuron, y.neuron
-    return (m.du, m.dv, m.vth, m.bias_exp) == (n.du, n.dv, n.vth, n.bias_exp) and \
+    fields = [f for f in m.__dataclass_fields__ if f != "bias"]
+    return all(getattr(m, f) == getattr(n, f) for f in fields) and \
         bool(np.array_equal(np.broadcast_to(m.bias, x.shape), np.broadcast_to(n.bias, y.shape)))
 
 

@@ -6,11 +6,16 @@ Reading maps a file exactly as lava-dl 0.6.0's loader does
 ``astype(int)``; shapes stored (C, H, W) used as (W, H, C); conv weights
 ``(C_out, C_in, kH, kW)`` flipped spatially and transposed to Lava's
 ``(C_out, kW, kH, C_in)``; dense weights through ``optimize_weight_bits``.
-What the loader would get wrong or cannot run (pooling, graded spikes, delays,
-weights it would silently clip or zero) raises ``ScnnError`` naming the layer.
+SDNN neurons as netx builds them: the input layer's a ``Delta``, a layer with a
+``sigma_output`` entry a ``Sigma``, every other a ``SigmaDelta`` (ReLU), with
+``spike_exp`` the loader's argument (``netx.hdf5.Network(spike_exp=6)``, not in the
+file) and ``state_exp = 6``.  What the loader would get wrong or cannot run
+(pooling, delays, weights it would silently clip or zero, an activation other than
+the ReLU it applies regardless) raises ``ScnnError`` naming the layer.
 
-One lookup table per boundary: ``READERS`` (file type -> reader) and
-``WRITERS`` (layer kind -> writer).
+One lookup table per boundary: ``READERS`` (file type -> reader), ``NEURON_READERS``
+(neuron type -> reader), ``WRITERS`` (layer kind -> writer) and ``NEURON_WRITERS``
+(neuron kind -> writer).
 """
 
 from __future__ import annotations
@@ -24,9 +29,21 @@ import numpy as np
 from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
 from scnn.sim.atomic import atomic_output
-from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Layer, Network, Shape
+from scnn.sim.network import (
+    LIF,
+    Conv,
+    Delta,
+    Dense,
+    Flatten,
+    Input,
+    Layer,
+    Network,
+    Neuron,
+    Shape,
+    Sigma,
+    SigmaDelta,
+)
 
-_LIF_TYPES = ("CUBA", "LOIHI")
 _FLOAT_EXACT = 1 << 24
 
 
@@ -96,22 +113,52 @@ def netx_dense_weights(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
 # ---------------------------------------------------------------- reading
 
 
-def _read_neuron(group: h5py.Group) -> LIF:
-    if "neuron" not in group:
-        raise NetxError("no neuron group (netx would substitute a non-leaky integrator)")
-    cfg = group["neuron"]
-    kind = _text(cfg["type"])
-    if kind not in _LIF_TYPES:
-        raise NetxError(f"neuron type {kind!r} not supported (only CUBA/LOIHI)")
+def _read_lif(cfg: h5py.Group, is_input: bool, spike_exp: int) -> LIF:
     graded = "gradedSpike" in cfg and bool(np.asarray(cfg["gradedSpike"][()]).any())
     if graded or ("messageBits" in cfg and int(np.asarray(cfg["messageBits"][()])) > 0):
-        raise NetxError("graded spikes are not modelled")
+        raise NetxError("graded spikes from LIF neurons are not modelled")
     return LIF(du=int(cfg["iDecay"][()]) + fx.IDECAY_TO_DU, dv=int(cfg["vDecay"][()]),
                vth=int(cfg["vThMant"][()]), bias_exp=fx.BIAS_EXP_DEFAULT)
 
 
-def _with_file_bias(neuron: LIF, group: h5py.Group) -> LIF:
-    return neuron.with_bias(_ints(group["bias"])) if "bias" in group else neuron
+def _read_sdnn(cfg: h5py.Group, is_input: bool, spike_exp: int) -> Delta | SigmaDelta | Sigma:
+    """netx's ``get_neuron_params`` for 'SDNN' (its choice of Delta, Sigma, SigmaDelta)."""
+    if "messageBits" in cfg:
+        raise NetxError("messageBits on an SDNN neuron: netx cannot read it (not one of its "
+                        "array keys); it sends 16-bit payloads")
+    if "activation" in cfg and _text(cfg["activation"]).lower() != "relu":
+        raise NetxError(f"activation {_text(cfg['activation'])!r}: netx builds SigmaDelta "
+                        "with ReLU regardless")
+    if is_input:
+        return Delta(vth=int(np.asarray(cfg["vThMant"][()])), spike_exp=spike_exp)
+    if "sigma_output" in cfg:  # netx tests the key, not its value
+        return Sigma()
+    return SigmaDelta(vth=int(np.asarray(cfg["vThMant"][()])), spike_exp=spike_exp)
+
+
+NeuronReader = Callable[[h5py.Group, bool, int], Neuron]
+NEURON_READERS: dict[str, NeuronReader] = {"CUBA": _read_lif, "LOIHI": _read_lif,
+                                           "SDNN": _read_sdnn}
+
+
+def _read_neuron(group: h5py.Group, spike_exp: int, is_input: bool = False) -> Neuron:
+    if "neuron" not in group:
+        raise NetxError("no neuron group (netx would substitute a non-leaky integrator)")
+    cfg = group["neuron"]
+    kind = _text(cfg["type"])
+    if kind not in NEURON_READERS:
+        raise NetxError(f"neuron type {kind!r} not supported (supported: "
+                        f"{', '.join(NEURON_READERS)})")
+    return NEURON_READERS[kind](cfg, is_input, spike_exp)
+
+
+def _with_file_bias(neuron: Neuron, group: h5py.Group) -> Neuron:
+    if "bias" not in group:
+        return neuron
+    if not neuron.has_bias:
+        raise NetxError(f"a bias on a {type(neuron).__name__} neuron (netx's process takes "
+                        "none and fails to build)")
+    return neuron.with_bias(_ints(group["bias"]))
 
 
 def _no_delay(group: h5py.Group) -> None:
@@ -119,13 +166,13 @@ def _no_delay(group: h5py.Group) -> None:
         raise NetxError("synaptic/axonal delay is not modelled")
 
 
-def _read_input(group: h5py.Group, prev: Shape | None) -> Input:
+def _read_input(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Input:
     """Input entry; its 'weight'/'bias' are an input transform Lava never applies."""
-    neuron = _read_neuron(group) if "neuron" in group else None
+    neuron = _read_neuron(group, spike_exp, is_input=True) if "neuron" in group else None
     return Input(_file_shape(group), neuron)
 
 
-def _read_conv(group: h5py.Group, prev: Shape | None) -> Conv:
+def _read_conv(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Conv:
     if prev is None:
         raise NetxError("conv layer without an input shape (add an input entry)")
     _no_delay(group)
@@ -135,16 +182,16 @@ def _read_conv(group: h5py.Group, prev: Shape | None) -> Conv:
     return Conv(in_shape=prev, shape=_file_shape(group), weight=w,
                 stride=_pair(group["stride"]), padding=_pair(group["padding"]),
                 dilation=_pair(group["dilation"]), groups=groups,
-                neuron=_with_file_bias(_read_neuron(group), group))
+                neuron=_with_file_bias(_read_neuron(group, spike_exp), group))
 
 
-def _read_flatten(group: h5py.Group, prev: Shape | None) -> Flatten:
+def _read_flatten(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Flatten:
     if prev is None:
         raise NetxError("flatten without an input shape")
     return Flatten(prev)
 
 
-def _read_dense(group: h5py.Group, prev: Shape | None) -> Dense:
+def _read_dense(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Dense:
     _no_delay(group)
     n_out = int(np.prod(np.asarray(group["shape"][()])))
     w = _ints(group["weight"])
@@ -152,30 +199,32 @@ def _read_dense(group: h5py.Group, prev: Shape | None) -> Dense:
     weight, bits, exp = netx_dense_weights(w)
     return Dense(in_shape=prev if prev is not None else (w.shape[1],), shape=(n_out,),
                  weight=weight, weight_exp=exp, num_weight_bits=bits,
-                 neuron=_with_file_bias(_read_neuron(group), group))
+                 neuron=_with_file_bias(_read_neuron(group, spike_exp), group))
 
 
-Reader = Callable[[h5py.Group, "Shape | None"], Layer]
+Reader = Callable[[h5py.Group, "Shape | None", int], Layer]
 READERS: dict[str, Reader] = {"input": _read_input, "conv": _read_conv,
                               "flatten": _read_flatten, "dense": _read_dense}
 
 
-def read_netx(path: str | Path, input_shape: Shape | None = None) -> Network:
+def read_netx(path: str | Path, input_shape: Shape | None = None,
+              spike_exp: int = fx.SDN_SPIKE_EXP_DEFAULT) -> Network:
     """Read a NetX .net file (ours or lava-dl's) into a Network (layer i = ``layer/<i>``).
 
     ``input_shape`` (Lava order) is needed only when the file starts with a conv
-    layer, as for ``netx.hdf5.Network(input_shape=...)``.
+    layer, as for ``netx.hdf5.Network(input_shape=...)``; ``spike_exp`` is the graded
+    spikes' fraction bits of SDNN layers, ``netx.hdf5.Network(spike_exp=...)``.
     """
     try:
         with h5py.File(path, "r") as f:
-            return _read_layers(f, input_shape)
+            return _read_layers(f, input_shape, spike_exp)
     except (OSError, KeyError) as err:
         raise NetxError(f"{path}: not a readable NetX file ({err})") from err
     except ScnnError as err:
         raise NetxError(f"{path}: {err}") from err
 
 
-def _read_layers(f: h5py.File, input_shape: Shape | None) -> Network:
+def _read_layers(f: h5py.File, input_shape: Shape | None, spike_exp: int) -> Network:
     groups = f["layer"]
     n = len(groups)
     if sorted(groups.keys(), key=int) != [str(i) for i in range(n)]:
@@ -188,7 +237,7 @@ def _read_layers(f: h5py.File, input_shape: Shape | None) -> Network:
             raise NetxError(f"layer {i}: unsupported layer type {kind!r} "
                             f"(supported: {', '.join(READERS)})")
         try:
-            layer = READERS[kind](groups[str(i)], prev)
+            layer = READERS[kind](groups[str(i)], prev, spike_exp)
         except (ScnnError, KeyError, ValueError, TypeError) as err:
             raise NetxError(f"layer {i} ({kind}): {err}") from err
         layers.append(layer)
@@ -210,14 +259,47 @@ def _put_text(group: h5py.Group, name: str, text: str) -> None:
     group.create_dataset(name, data=np.array([text.encode("ascii")], dtype="S10"))
 
 
-def _write_neuron(group: h5py.Group, neuron: LIF) -> None:
+def _write_lif(cfg: h5py.Group, neuron: LIF) -> None:
     if neuron.bias_exp != fx.BIAS_EXP_DEFAULT:
         raise NetxError(f"bias_exp {neuron.bias_exp} cannot be stored (netx fixes it to 6)")
-    cfg = group.create_group("neuron")
     _put_text(cfg, "type", "CUBA")
     for name, value in (("iDecay", neuron.du - fx.IDECAY_TO_DU), ("vDecay", neuron.dv),
                         ("vThMant", neuron.vth), ("refDelay", 1)):
         cfg.create_dataset(name, data=np.int64(value))
+
+
+def _write_sdnn(cfg: h5py.Group, neuron: Delta | SigmaDelta | Sigma) -> None:
+    if neuron.message_bits != fx.SDN_MESSAGE_BITS_DEFAULT:
+        raise NetxError(f"message_bits {neuron.message_bits} cannot be stored (netx sends "
+                        f"{fx.SDN_MESSAGE_BITS_DEFAULT}-bit payloads)")
+    if getattr(neuron, "state_exp", fx.SDN_STATE_EXP) != fx.SDN_STATE_EXP:
+        raise NetxError(f"state_exp {neuron.state_exp} cannot be stored (netx fixes it to "
+                        f"{fx.SDN_STATE_EXP})")
+    _put_text(cfg, "type", "SDNN")
+    _put_text(cfg, "activation", "relu")
+    if isinstance(neuron, Sigma):
+        cfg.create_dataset("sigma_output", data=True)
+    else:
+        cfg.create_dataset("vThMant", data=np.int64(neuron.vth))
+
+
+NEURON_WRITERS: dict[type, Callable[[h5py.Group, Neuron], None]] = {
+    LIF: _write_lif, Delta: _write_sdnn, SigmaDelta: _write_sdnn, Sigma: _write_sdnn}
+
+
+def _write_neuron(group: h5py.Group, neuron: Neuron) -> None:
+    NEURON_WRITERS[type(neuron)](group.create_group("neuron"), neuron)
+
+
+def spike_exp_of(net: Network) -> int:
+    """The one ``spike_exp`` of the network's SDNN neurons (netx's loader argument), or the
+    default when there are none; raises when they differ (a .net cannot say so)."""
+    exps = {layer.neuron.spike_exp for layer in net.layers
+            if isinstance(layer.neuron, (Delta, SigmaDelta))}
+    if len(exps) > 1:
+        raise NetxError(f"SDNN layers with spike_exp {sorted(exps)}: netx loads one value "
+                        "for the whole network")
+    return exps.pop() if exps else fx.SDN_SPIKE_EXP_DEFAULT
 
 
 def _file_pair(pair: Shape) -> np.ndarray:
@@ -228,7 +310,7 @@ def _write_input(group: h5py.Group, layer: Input) -> None:
     _put_text(group, "type", "input")
     group.create_dataset("shape", data=np.array(layer.shape[::-1], np.int64))
     if layer.neuron is not None:
-        if np.any(layer.neuron.bias):
+        if layer.neuron.has_bias and np.any(layer.neuron.bias):
             raise NetxError("an input layer's bias is a run-time drive NetX cannot store; "
                             "pass it to the simulator instead")
         _write_neuron(group, layer.neuron)
@@ -251,7 +333,8 @@ def _write_conv(group: h5py.Group, layer: Conv) -> None:
     group.create_dataset("kernelSize", data=np.array(w.shape[2:], np.int64))
     for name in ("stride", "padding", "dilation"):
         group.create_dataset(name, data=_file_pair(getattr(layer, name)))
-    _put(group, "bias", _conv_bias(layer))
+    if layer.neuron.has_bias:
+        _put(group, "bias", _conv_bias(layer))
     _write_neuron(group, layer.neuron)
 
 
@@ -281,7 +364,8 @@ def _write_dense(group: h5py.Group, layer: Dense) -> None:
     group.create_dataset("inFeatures", data=np.int64(layer.in_shape[0]))
     group.create_dataset("outFeatures", data=np.int64(layer.shape[0]))
     _put(group, "weight", dense_file_weights(layer))
-    _put(group, "bias", np.broadcast_to(layer.neuron.bias, layer.shape))
+    if layer.neuron.has_bias:
+        _put(group, "bias", np.broadcast_to(layer.neuron.bias, layer.shape))
     _write_neuron(group, layer.neuron)
 
 
@@ -293,6 +377,10 @@ WRITERS: dict[str, Callable[[h5py.Group, Layer], None]] = {
 def write_netx(net: Network, path: str | Path) -> Path:
     """Write ``net`` as a NetX .net file lava-dl loads (atomically: temp file, rename)."""
     path = Path(path)
+    try:
+        spike_exp_of(net)
+    except NetxError as err:
+        raise NetxError(f"{path}: {err}") from err
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         layers = f.create_group("layer")
         for i, layer in enumerate(net.layers):

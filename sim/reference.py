@@ -1,7 +1,8 @@
 """Plain per-neuron reference simulator: slow, obviously correct, for tests.
 
 Written straight from Lava's fixed_pt models with Python integers, one neuron
-and one synapse sum at a time (no vectorisation, no shortcuts).  Same call and
+and one synapse sum at a time (no vectorisation, no shortcuts); numpy's int32
+wrap-around is written out as ``_wrap(x, 32)`` at every int32 operation.  Same call and
 result format as ``sim.fast.simulate`` (see ``sim.drive``).
 
 Timing (Lava's): at step t (1-based) layer 0 sees the external spikes of step
@@ -14,8 +15,19 @@ from __future__ import annotations
 import numpy as np
 
 from scnn.hw import fixed_point as fx
-from scnn.sim.drive import VARIABLES, Drive, finish, make_drive
-from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, reset_steps
+from scnn.sim.drive import VARIABLES, Drive, finish, make_drive, spike_dtype
+from scnn.sim.network import (
+    LIF,
+    Conv,
+    Delta,
+    Dense,
+    Flatten,
+    Input,
+    Network,
+    Sigma,
+    SigmaDelta,
+    reset_steps,
+)
 
 
 def _rtz(x: int, bits: int) -> int:
@@ -42,8 +54,62 @@ def lif_neuron(u: int, v: int, a_in: int, bias: int, p: LIF) -> tuple[int, int, 
     return 0, u, v
 
 
+def _abs32(x: int) -> int:
+    """numpy's int32 abs: -2**31 stays -2**31."""
+    return x if x == -(1 << 31) else abs(x)
+
+
+def delta_neuron(act: int, residue: int, a_in: int, p: Delta) -> tuple[int, int, int]:
+    """One neuron, one step, as ``PyDeltaModelFixed``: returns (payload, act, residue)."""
+    k = p.spike_exp + p.state_exp
+    x = _wrap(a_in << k, 32)
+    delta = _wrap(_wrap(x - act, 32) + residue, 32)
+    q = delta if _abs32(delta) >= p.vth << k else 0
+    return q >> p.state_exp, x, _wrap(delta - q, 32)
+
+
+def sigma_delta_neuron(sigma: int, act: int, residue: int, a_in: int, bias: int,
+                       p: SigmaDelta) -> tuple[int, int, int, int]:
+    """One neuron, one step, as ``PySigmaDeltaModelFixed`` (ReLU): returns (payload, sigma,
+    act, residue)."""
+    k = p.spike_exp + p.state_exp
+    sigma = _wrap(sigma + a_in, 32)
+    new_act = max(_wrap(sigma + (bias << k), 32), 0)
+    delta = _wrap(_wrap(new_act - act, 32) + residue, 32)
+    q = delta if _abs32(delta) >= p.vth << k else 0
+    return q >> p.state_exp, sigma, new_act, _wrap(delta - q, 32)
+
+
+def sigma_neuron(sigma: int, a_in: int) -> tuple[int, int]:
+    """One neuron, one step, as ``PySigmaModelFixed``: returns (payload, sigma)."""
+    sigma = _wrap(sigma + a_in, 32)
+    return sigma, sigma
+
+
+def _lif(state: tuple[int, ...], a_in: int, bias: int, p: LIF) -> tuple[int, ...]:
+    return lif_neuron(*state, a_in, bias, p)
+
+
+def _delta(state: tuple[int, ...], a_in: int, bias: int, p: Delta) -> tuple[int, ...]:
+    return delta_neuron(*state, a_in, p)
+
+
+def _sigma_delta(state: tuple[int, ...], a_in: int, bias: int, p: SigmaDelta) -> tuple[int, ...]:
+    return sigma_delta_neuron(*state, a_in, bias, p)
+
+
+def _sigma(state: tuple[int, ...], a_in: int, bias: int, p: Sigma) -> tuple[int, ...]:
+    return sigma_neuron(*state, a_in)
+
+
+# neuron kind -> one neuron's step: (state in ``kind.states`` order, a_in, bias, params)
+# -> (spike or payload, *new state)
+NEURON_STEPS = {LIF: _lif, Delta: _delta, SigmaDelta: _sigma_delta, Sigma: _sigma}
+
+
 def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
-    """Lava's convolution of spikes s (W, H, C_in) -> (W, H, C_out), wrapped to 24 bits."""
+    """Lava's convolution of spikes or payloads s (W, H, C_in) -> (W, H, C_out), wrapped
+    to 24 bits (exact integer sums; see ``sim.fast`` on Lava's float32 convolution)."""
     w = layer.weight
     k_out, kw, kh, cg = w.shape
     out = np.zeros(layer.shape, np.int64)
@@ -54,29 +120,34 @@ def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
             xi = x * layer.stride[0] + (kw - 1 - i) * layer.dilation[0] - layer.padding[0]
             yj = y * layer.stride[1] + (kh - 1 - j) * layer.dilation[1] - layer.padding[1]
             if 0 <= xi < s.shape[0] and 0 <= yj < s.shape[1] and s[xi, yj, g * cg + c]:
-                total += int(w[k, i, j, c])
+                total += int(w[k, i, j, c]) * int(s[xi, yj, g * cg + c])
         out[x, y, k] = _wrap(total, fx.CONV_BITS)
     return out
 
 
-def dense_synapse(s: np.ndarray, layer: Dense) -> np.ndarray:
-    """Lava's dense synapse: sum of chip weights of spiking inputs, shifted, as int32."""
+def dense_synapse(s: np.ndarray, layer: Dense, graded: bool = False) -> np.ndarray:
+    """Lava's dense synapse, as int32.  Binary spikes: the sum of the chip weights of
+    spiking inputs (an int64 sum), shifted, then wrapped.  Graded: Lava's int32 dot
+    product of weights and payloads (wraps), then shifted."""
     w = layer.chip_weight()
     out = np.zeros(layer.shape, np.int64)
+    e = layer.weight_exp
     for n in range(layer.shape[0]):
-        total = sum(int(w[n, m]) for m in range(layer.in_shape[0]) if s[m])
-        e = layer.weight_exp
+        if graded:
+            total = _wrap(sum(int(w[n, m]) * int(s[m]) for m in range(layer.in_shape[0])), 32)
+        else:
+            total = sum(int(w[n, m]) for m in range(layer.in_shape[0]) if s[m])
         out[n] = _wrap(total << e if e > 0 else total >> -e, 32)
     return out
 
 
 class _Sample:
-    """State of one sample: u, v per neuron layer and the synapse buffers."""
+    """State of one sample: each neuron layer's states and the synapse buffers."""
 
     def __init__(self, net: Network, drive: Drive, b: int) -> None:
         self.net, self.drive, self.b = net, drive, b
-        self.u = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
-        self.v = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
+        self.state = {i: {var: np.zeros(net.layers[i].shape, np.int64)
+                          for var in net.layers[i].neuron.states} for i in net.neuron_layers}
         self.buf = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
         self.bias = {i: np.broadcast_to(net.layers[i].neuron.bias, net.layers[i].shape)
                      for i in net.neuron_layers}
@@ -84,19 +155,24 @@ class _Sample:
             self.bias[0] = drive.bias[b]
         self.resets = reset_steps(net, drive.reset_interval, drive.reset_offset)
 
-    def lif_layer(self, i: int, a_in: np.ndarray, t: int) -> np.ndarray:
+    def neuron_layer(self, i: int, a_in: np.ndarray, t: int) -> np.ndarray:
         p = self.net.layers[i].neuron
+        states = self.state[i]
         interval, phase = self.resets.get(i, (0, -1))
         if interval and t % interval == phase:
-            self.u[i][...], self.v[i][...] = 0, 0
+            for x in states.values():
+                x[...] = 0
+        step = NEURON_STEPS[type(p)]
         s = np.zeros(a_in.shape, np.int64)
         for idx in np.ndindex(*a_in.shape):
-            s[idx], self.u[i][idx], self.v[i][idx] = lif_neuron(
-                int(self.u[i][idx]), int(self.v[i][idx]), int(a_in[idx]), int(self.bias[i][idx]), p)
+            old = tuple(int(states[var][idx]) for var in p.states)
+            s[idx], *new = step(old, int(a_in[idx]), int(self.bias[i][idx]), p)
+            for var, value in zip(p.states, new, strict=True):
+                states[var][idx] = value
         return s
 
     def step(self, x: np.ndarray, t: int) -> dict[int, np.ndarray]:
-        """Run step t (1-based) on external spikes x; return the spikes per layer."""
+        """Run step t (1-based) on external input x; return the spikes per layer."""
         prev, spikes = x, {}
         for i, layer in enumerate(self.net.layers):
             if isinstance(layer, Flatten):
@@ -104,12 +180,12 @@ class _Sample:
                 continue
             if isinstance(layer, Input):
                 if layer.neuron is not None:
-                    prev = spikes[i] = self.lif_layer(i, prev, t)
+                    prev = spikes[i] = self.neuron_layer(i, prev, t)
                 continue
             a_in = self.buf[i]
-            synapse = conv_synapse if isinstance(layer, Conv) else dense_synapse
-            self.buf[i] = synapse(prev, layer)
-            prev = spikes[i] = self.lif_layer(i, a_in, t)
+            self.buf[i] = conv_synapse(prev, layer) if isinstance(layer, Conv) else \
+                dense_synapse(prev, layer, self.net.graded_into(i))
+            prev = spikes[i] = self.neuron_layer(i, a_in, t)
         return spikes
 
 
@@ -131,8 +207,7 @@ def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,
                  else np.zeros(net.input_shape, np.int64))
             spikes = sample.step(x, t)
             for i, s in spikes.items():
-                for var, value in (("s", s), ("u", sample.u[i]), ("v", sample.v[i])):
+                for var, value in (("s", s), *sample.state[i].items()):
                     if drive.records(i, var):
                         out[f"layer{i}/{var}"][b, ..., t - 1] = value
-    out = {k: v.astype(bool if k.endswith("/s") else np.int32) for k, v in out.items()}
-    return finish(out, drive)
+    return finish({k: v.astype(spike_dtype(net, k)) for k, v in out.items()}, drive)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCNN = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+SCNN = [sys.executable, "-c", "from scnn.cli import main; main()"]
 
 
 def scnn(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from scnn.sim import fast
 from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network
 from scnn.sim.netx import netx_dense_weights, read_netx, write_netx
 
-SCNN = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+SCNN = [sys.executable, "-c", "from scnn.cli import main; main()"]
 
 
 def scnn(*args: str) -> subprocess.CompletedProcess:
@@ -75,12 +75,16 @@ def test_sim_record_subset_and_silicon_v(files: dict[str, Path], tmp_path: Path)
     (["--backend", "gpu"], "unknown backend 'gpu'"),
     (["--record", "s,w"], "--record s,w"),
     (["--threads", "0"], "--threads 0"),
+    (["--spike-exp", "8"], "--spike-exp 8: must be in [0, 7]"),
+    (["--record", "s,sigma,phase"], "choose from s,u,v,sigma,act,residue or all"),
+    (["--input", "{graded}"], "input spikes must be 0 or 1"),
 ])
 def test_sim_bad_input_is_one_line_error(files: dict[str, Path], tmp_path: Path,
                                          args: list[str], needle: str) -> None:
     np.save(tmp_path / "bad_bias.npy", np.zeros((3, 4, 2)))
+    np.save(tmp_path / "graded.npy", np.full((5, 4, 2, 7), 3))
     subs = {"bad_bias": tmp_path / "bad_bias.npy", "spikes": files["spikes"],
-            "missing": tmp_path / "missing.npy"}
+            "missing": tmp_path / "missing.npy", "graded": tmp_path / "graded.npy"}
     args = [a.format(**subs) for a in args]
     if "--steps" not in args:
         args += ["--steps", "7"]
@@ -89,6 +93,21 @@ def test_sim_bad_input_is_one_line_error(files: dict[str, Path], tmp_path: Path,
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith("error: ") and needle in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_sim_pilotnet_sdnn_graded(lava_gts: Path, tmp_path: Path) -> None:
+    """lava-dl's PilotNet SDNN through the CLI: graded payloads out, sigma-delta states."""
+    d = lava_gts / "pilotnet_sdnn"
+    frames = tmp_path / "frames.npy"
+    np.save(frames, np.repeat(np.load(d / "input.npy"), 9, axis=-1))
+    out = tmp_path / "sdnn.npz"
+    res = scnn("sim", str(d / "network.net"), "--input", str(frames), "--steps", "9",
+               "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    got = np.load(out)
+    assert np.array_equal(got["layer9/s"], np.load(d / "output.npy"))
+    assert {"layer1/sigma", "layer1/act", "layer1/residue", "layer9/sigma"} <= set(got.files)
+    assert "layer1/u" not in got.files and got["layer1/s"].dtype == np.int32
 
 
 def test_sim_bad_network_file(tmp_path: Path) -> None:

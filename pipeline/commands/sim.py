@@ -2,9 +2,11 @@
 
 Arrays in and out use Lava's neuron order ((W, H, C) for conv/input layers,
 (N,) for dense) with time as the last axis and an optional leading batch axis:
-``--bias`` ([B,] *layer0_shape), ``--input`` ([B,] *input_shape, steps); the
-output .npz holds ``layer<i>/s``, ``layer<i>/u``, ``layer<i>/v`` ([B,] *shape,
-steps) per neuron layer i (NetX layer index), ``[..., t]`` after step t + 1.
+``--bias`` ([B,] *layer0_shape), ``--input`` ([B,] *input_shape, steps): 0/1 spikes,
+or integers into an SDNN network's Delta input layer; the output .npz holds
+``layer<i>/s`` (bool spikes, int32 graded payloads) and the layer's neuron states
+(``u``, ``v`` for LIF; ``sigma``, ``act``, ``residue`` for sigma-delta kinds), each
+([B,] *shape, steps), per neuron layer i (NetX layer index), ``[..., t]`` after step t + 1.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
 from scnn.sim.atomic import atomic_output
 from scnn.sim.drive import VARIABLES
@@ -51,6 +54,7 @@ class SimConfig:
     record: tuple[str, ...] = VARIABLES
     silicon_v: bool = False
     threads: int = 1
+    spike_exp: int = fx.SDN_SPIKE_EXP_DEFAULT
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -59,7 +63,10 @@ class SimConfig:
             raise ScnnError(f"unknown backend {self.backend!r} (choose from {', '.join(BACKENDS)})")
         bad = [r for r in self.record if r not in VARIABLES]
         if bad or not self.record:
-            raise ScnnError(f"--record {','.join(self.record)}: choose from s,u,v")
+            raise ScnnError(f"--record {','.join(self.record)}: choose from "
+                            f"{','.join(VARIABLES)} or all")
+        if not 0 <= self.spike_exp <= fx.SDN_EXP_MAX:
+            raise ScnnError(f"--spike-exp {self.spike_exp}: must be in [0, {fx.SDN_EXP_MAX}]")
 
 
 def _load_array(path: Path | None, what: str) -> np.ndarray | None:
@@ -81,7 +88,7 @@ def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
     """Read the network and drive, simulate, save; return the results."""
     from scnn.sim.netx import read_netx
 
-    net = read_netx(cfg.net)
+    net = read_netx(cfg.net, spike_exp=cfg.spike_exp)
     results = BACKENDS[cfg.backend](
         net=net, steps=cfg.steps, spikes=_load_array(cfg.spikes, "input spikes"),
         bias=_load_array(cfg.bias, "input bias"), reset_interval=cfg.reset_interval,
@@ -91,30 +98,38 @@ def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
     return results
 
 
+def _record(text: str) -> tuple[str, ...]:
+    names = tuple(r.strip() for r in text.split(",") if r.strip())
+    return VARIABLES if names == ("all",) else names
+
+
 def sim(net: Path = typer.Argument(..., help="NetX network (.net)."),
         steps: int = typer.Option(..., "--steps", "-T", help="Time steps to run."),
-        out: Path = typer.Option(..., "--out", help="Output .npz (layer<i>/s,u,v)."),
+        out: Path = typer.Option(..., "--out", help="Output .npz (layer<i>/s and states)."),
         bias: Path = typer.Option(None, "--bias", help="Input-layer bias mantissas .npy, "
                                   "([B,] W, H, C)."),
-        spikes: Path = typer.Option(None, "--input", help="Input spikes .npy (0/1), "
-                                    "([B,] *input_shape, steps)."),
+        spikes: Path = typer.Option(None, "--input", help="Input .npy ([B,] *input_shape, "
+                                    "steps): 0/1 spikes, or integers into an SDNN input layer."),
         reset_interval: int = typer.Option(None, "--reset-interval", help="Zero u, v of "
                                            "neuron layer j when step % K == (O + 1 + j) % K."),
         reset_offset: int = typer.Option(0, "--reset-offset", help="O above (netx's)."),
         backend: str = typer.Option("fast", "--backend", help="fast or lava (the oracle)."),
-        record: str = typer.Option("s,u,v", "--record", help="Variables to save."),
+        record: str = typer.Option("all", "--record", help="Variables to save: s and states "
+                                   "(u,v for LIF; sigma,act,residue for SDNN), or all."),
         silicon_v: bool = typer.Option(False, "--silicon-v", help="Report v = 128 on spike "
                                        "steps as Loihi silicon reads it (Lava reports 0)."),
         threads: int = typer.Option(1, "--threads", help="Threads of the fast simulator "
                                     "(at most the idle cores)."),
+        spike_exp: int = typer.Option(fx.SDN_SPIKE_EXP_DEFAULT, "--spike-exp", help="Fraction "
+                                      "bits of SDNN graded spikes (netx's loader argument)."),
         ) -> None:
     """Simulate a NetX network bit-exactly as Lava's fixed_pt models do."""
     cfg = SimConfig(net=net, steps=steps, out=out, bias=bias, spikes=spikes,
                     reset_interval=reset_interval, reset_offset=reset_offset, backend=backend,
-                    record=tuple(r.strip() for r in record.split(",") if r.strip()),
-                    silicon_v=silicon_v, threads=threads)
+                    record=_record(record), silicon_v=silicon_v, threads=threads,
+                    spike_exp=spike_exp)
     results = run_sim(cfg)
-    spikes_total = sum(int(v.sum()) for k, v in results.items() if k.endswith("/s"))
+    spikes_total = sum(int(np.count_nonzero(v)) for k, v in results.items() if k.endswith("/s"))
     typer.echo(f"{cfg.backend}: {len(results)} arrays, {cfg.steps} steps, "
                f"{spikes_total} spikes -> {cfg.out}")
 

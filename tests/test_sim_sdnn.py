@@ -1,0 +1,345 @@
+"""Sigma-delta neurons with graded spikes (Delta, SigmaDelta, Sigma): lava-dl's ground
+truths (pilotnet_sdnn, tinynet_sdnn) exactly, fast == reference == Lava on random networks.
+
+Alignments follow lava-dl 0.6's own tests (tests/lava/lib/dl/netx/test_hdf5.py,
+test_blocks.py, test_hdf5_nx.py): the arrays are in Lava's order with time last.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from scnn.hw.errors import ScnnError
+from scnn.sim import fast, reference
+from scnn.sim.drive import DriveError
+from scnn.sim.network import (
+    LIF,
+    Conv,
+    Delta,
+    Dense,
+    Flatten,
+    Input,
+    Network,
+    NetworkError,
+    Sigma,
+    SigmaDelta,
+    conv_output_shape,
+    networks_equal,
+)
+from scnn.sim.netx import netx_dense_weights, read_netx, write_netx
+
+FAST_VS_REF = settings(max_examples=120, deadline=None, derandomize=True,
+                       suppress_health_check=[HealthCheck.too_slow])
+FAST_VS_LAVA = settings(max_examples=20, deadline=None, derandomize=True,
+                        suppress_health_check=[HealthCheck.too_slow])
+PILOT_STEPS = 9  # lava-dl: len(net.layers) blocks, one step each
+
+
+def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].dtype == b[key].dtype, key
+        assert np.array_equal(a[key], b[key]), key
+
+
+# ---------------------------------------------------------------- ground truths
+
+
+def _pilot(lava_gts: Path) -> tuple[Network, np.ndarray]:
+    d = lava_gts / "pilotnet_sdnn"
+    return read_netx(d / "network.net"), np.load(d / "input.npy")
+
+
+def test_pilotnet_sdnn_reader(lava_gts: Path) -> None:
+    net, _ = _pilot(lava_gts)
+    kinds = [type(layer.neuron).__name__ for layer in net.layers]
+    assert kinds == ["Delta"] + ["SigmaDelta"] * 4 + ["NoneType"] + ["SigmaDelta"] * 3 + ["Sigma"]
+    assert [net.layers[i].neuron.vth for i in (0, 1, 2, 6, 7, 8)] == [0, 13, 0, 23, 1, 6]
+    assert net.graded_input and net.graded_into(1) and net.graded_into(9)
+
+
+def test_pilotnet_sdnn_output(lava_gts: Path) -> None:
+    """test_pilotnet_sdnn: the frame into the Delta's a_in every step (a one-column ring
+    buffer), 9 steps; the Sigma readout's graded output equals output.npy exactly."""
+    net, frame = _pilot(lava_gts)
+    out = fast.simulate(net, PILOT_STEPS, spikes=np.repeat(frame, PILOT_STEPS, axis=-1),
+                        record=("s",), layers=(9,))
+    gt = np.load(lava_gts / "pilotnet_sdnn" / "output.npy")
+    assert out["layer9/s"].dtype == np.int32
+    assert np.array_equal(out["layer9/s"], gt)
+
+
+def test_pilotnet_sdnn_states(lava_gts: Path) -> None:
+    """act0.npy is the Delta's output, sigma1/sigma2.npy the first two convs' sigma after
+    every one of 20 steps (the same run: test_hdf5_nx's inputs on the CPU)."""
+    net, frame = _pilot(lava_gts)
+    d = lava_gts / "pilotnet_sdnn"
+    out = fast.simulate(net, 20, spikes=np.repeat(frame, 20, axis=-1), record=("s", "sigma"),
+                        layers=(0, 1, 2))
+    assert np.array_equal(out["layer0/s"], np.load(d / "act0.npy"))
+    assert np.array_equal(out["layer1/sigma"], np.load(d / "sigma1.npy"))
+    assert np.array_equal(out["layer2/sigma"], np.load(d / "sigma2.npy"))
+
+
+def test_pilotnet_sdnn_square_sigmas(lava_gts: Path) -> None:
+    """test_pilotnet_sdnn_square fed act0[:33, :33] into conv 1; the same payloads come out
+    of square_network's own Delta input layer fed the frame's corner, so sigma of conv k
+    after every step equals sigma{k}_square.npy."""
+    d = lava_gts / "pilotnet_sdnn"
+    net = read_netx(d / "square_network.net")
+    frame = np.load(d / "input.npy")[:33, :33]
+    out = fast.simulate(net, 20, spikes=np.repeat(frame, 20, axis=-1), record=("sigma",))
+    for k in range(1, 5):
+        assert np.array_equal(out[f"layer{k}/sigma"], np.load(d / f"sigma{k}_square.npy")), k
+
+
+def test_tinynet_sdnn_input_block(lava_gts: Path) -> None:
+    """TestSDNBlocks.test_input: Delta vth 20 fed bias * sin(2 pi t / 15), cast to int."""
+    d = lava_gts / "tinynet_sdnn"
+    x = np.load(d / "input_bias.npy")[..., None].repeat(15, axis=-1)
+    x = (x * np.sin(2 * np.pi * np.arange(15) / 15)).astype(int)
+    net = Network((Input((16, 16, 3), Delta(20)),), (16, 16, 3))
+    out = fast.simulate(net, 15, spikes=x)
+    assert np.array_equal(out["layer0/s"], np.load(d / "input.npy"))
+    _same(out, reference.simulate(net, 15, spikes=x))
+
+
+def test_tinynet_sdnn_conv_block(lava_gts: Path) -> None:
+    """TestSDNBlocks.test_conv: binary input (no input_message_bits), one step: only the
+    bias passes the threshold; the other 15 columns of the truth are 0."""
+    d = lava_gts / "tinynet_sdnn"
+    conv = Conv((16, 16, 3), (6, 6, 24), np.load(d / "layer1_kernel.npy"), stride=2,
+                neuron=SigmaDelta(20, np.load(d / "layer1_bias.npy")))
+    net = Network((Input((16, 16, 3)), conv), (16, 16, 3))
+    x = (np.load(d / "input.npy") != 0).astype(np.int8)
+    out = fast.simulate(net, 1, spikes=x[..., :1])
+    gt = np.load(d / "layer1.npy")
+    assert np.array_equal(out["layer1/s"][..., 0], gt[..., 0]) and not gt[..., 1:].any()
+
+
+def test_tinynet_sdnn_dense_block(lava_gts: Path) -> None:
+    """TestSDNBlocks.test_dense: Sigma neurons, the block's default 8 weight bits and
+    exponent 0, binary input from layer1.npy reshaped C-order to (864, 16)."""
+    d = lava_gts / "tinynet_sdnn"
+    dense = Dense((864,), (100,), np.load(d / "layer2_weight.npy"), neuron=Sigma())
+    net = Network((Input((864,)), dense), (864,))
+    x = (np.load(d / "layer1.npy").reshape(-1, 16) != 0).astype(np.int8)
+    out = fast.simulate(net, 16, spikes=x)
+    assert np.array_equal(out["layer1/s"], np.load(d / "layer2.npy"))
+
+
+# ---------------------------------------------------------------- random networks
+
+
+def _neuron(draw: st.DrawFn, rng: np.random.Generator, shape: tuple[int, ...], spike_exp: int,
+            lava_safe: bool) -> SigmaDelta | Sigma | LIF:
+    kind = draw(st.sampled_from(["sd", "sd", "sigma", "lif"]))
+    if kind == "sigma":
+        return Sigma()
+    if kind == "lif":
+        return LIF(draw(st.sampled_from([0, 4095])), draw(st.integers(0, 4095)),
+                   draw(st.integers(0, 50)))
+    vth = draw(st.sampled_from([0, 1, 20]) | st.integers(0, 3000))
+    scale = draw(st.sampled_from([0, 4, 64, 2048]))
+    bias_shape = draw(st.sampled_from([(), shape[-1:], shape]))
+    bias = rng.integers(-scale, scale + 1, bias_shape)
+    state_exp = 6 if lava_safe else draw(st.integers(0, 7))
+    return SigmaDelta(vth, bias, spike_exp, state_exp)
+
+
+def _conv(draw: st.DrawFn, rng: np.random.Generator, shape: tuple[int, ...], spike_exp: int,
+          lava_safe: bool) -> Conv:
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
+    groups = draw(st.sampled_from([1, shape[2]]))
+    c_out = groups * draw(st.integers(1, 3))
+    out = conv_output_shape(shape, c_out, kernel, stride, padding, (1, 1))
+    assume(min(out) >= 1)
+    wmax = draw(st.sampled_from([1, 10, 255]))
+    weight = rng.integers(-wmax, wmax + 1, (c_out,) + kernel + (shape[2] // groups,))
+    return Conv(shape, out, weight, stride, padding, (1, 1), groups,
+                _neuron(draw, rng, out, spike_exp, lava_safe))
+
+
+def _dense(draw: st.DrawFn, rng: np.random.Generator, n_in: int, spike_exp: int,
+           lava_safe: bool) -> Dense:
+    n_out = draw(st.integers(1, 6))
+    w = rng.integers(-256, 255, (n_out, n_in)) * draw(st.sampled_from([0, 1]))
+    w[0, 0] = draw(st.sampled_from([-256, 1, 254]))
+    weight, bits, exp = netx_dense_weights(w)
+    if not lava_safe and draw(st.booleans()):
+        bits, exp = draw(st.integers(1, 8)), draw(st.integers(-8, 8))
+    return Dense((n_in,), (n_out,), weight, exp, bits,
+                 _neuron(draw, rng, (n_out,), spike_exp, lava_safe))
+
+
+@st.composite
+def sdnn_runs(draw: st.DrawFn, lava_safe: bool = False) -> tuple:
+    """Input (Delta, graded input; or a port, binary spikes) -> 0..2 conv -> [flatten] ->
+    0..2 dense, neurons SigmaDelta, Sigma or LIF (graded payloads into LIF too)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    spike_exp = 6 if lava_safe and draw(st.booleans()) else draw(st.integers(0, 7))
+    shape = (draw(st.integers(2, 5)), draw(st.integers(2, 5)), draw(st.integers(1, 3)))
+    graded = draw(st.booleans())
+    first = Input(shape, Delta(draw(st.sampled_from([0, 1, 30])), spike_exp) if graded else None)
+    layers: list = [first]
+    for _ in range(draw(st.integers(0 if graded else 1, 2))):
+        layers.append(_conv(draw, rng, layers[-1].shape, spike_exp, lava_safe))
+    n_dense = draw(st.integers(0, 2))
+    if n_dense:
+        layers.append(Flatten(layers[-1].shape))
+    for _ in range(n_dense):
+        layers.append(_dense(draw, rng, layers[-1].shape[0], spike_exp, lava_safe))
+    net = Network(tuple(layers), shape)
+    steps = draw(st.integers(1, 8))
+    if graded:
+        amp = draw(st.sampled_from([1, 30, 1000, 1 << 18]))
+        x = rng.integers(-amp, amp + 1, shape + (steps,))
+        hold = draw(st.booleans())  # frames held for a few steps, as video or audio
+        x = np.repeat(x[..., ::3], 3, axis=-1)[..., :steps] if hold else x
+    else:
+        x = (rng.random(shape + (steps,)) < 0.5).astype(np.int8)
+    return net, steps, x
+
+
+def _events(net: Network, out: dict[str, np.ndarray]) -> None:
+    for layer in net.layers:
+        event(f"{layer.kind}:{type(layer.neuron).__name__}")
+    for key, value in out.items():
+        if key.endswith("/s") and value.dtype == np.int32 and value.size \
+                and np.abs(value).max() >= 1 << 16:
+            event("payloads >= 2**16")
+        if key.endswith("/sigma") and value.size and np.abs(value).max() >= 1 << 24:
+            event("|sigma| >= 2**24")
+
+
+@FAST_VS_REF
+@given(sdnn_runs())
+def test_fast_equals_reference(run: tuple) -> None:
+    net, steps, x = run
+    out = fast.simulate(net, steps, spikes=x)
+    _events(net, out)
+    _same(out, reference.simulate(net, steps, spikes=x))
+
+
+def test_int32_wraps_match_reference() -> None:
+    """Payloads near 2**31 wrap the Delta's shift, sigma and the dense dot product."""
+    delta = Input((3,), Delta(0, spike_exp=7, state_exp=0))
+    dense = Dense((3,), (2,), np.array([[254, -256, 2], [-256, 254, 254]]),
+                  neuron=SigmaDelta(0, np.array([0, 5]), spike_exp=7, state_exp=0))
+    net = Network((delta, dense, Dense((2,), (1,), np.array([[255, 255]]), neuron=Sigma())), (3,))
+    x = np.array([[1 << 23, -(1 << 23), 3], [(1 << 24) - 1, 7, -(1 << 24)],
+                  [5, 1 << 22, 1 << 22]]).repeat(2, axis=1)
+    out = fast.simulate(net, 6, spikes=x)
+    _same(out, reference.simulate(net, 6, spikes=x))
+    assert np.abs(out["layer1/sigma"]).max() > 1 << 30  # int32 range reached
+
+
+@FAST_VS_REF
+@given(sdnn_runs(lava_safe=True))
+def test_netx_round_trip(tmp_path_factory: pytest.TempPathFactory, run: tuple) -> None:
+    net = run[0]
+    path = tmp_path_factory.mktemp("rt") / "net.net"
+    spike_exp = next((x.neuron.spike_exp for x in net.layers
+                      if isinstance(x.neuron, (Delta, SigmaDelta))), 6)
+    assert networks_equal(read_netx(write_netx(net, path), spike_exp=spike_exp), net)
+
+
+@pytest.mark.lava
+@FAST_VS_LAVA
+@given(sdnn_runs(lava_safe=True))
+def test_fast_equals_lava(run: tuple) -> None:
+    from scnn.sim import lava_backend
+
+    net, steps, x = run
+    out = fast.simulate(net, steps, spikes=x)
+    _events(net, out)
+    _same(out, lava_backend.simulate(net, steps, spikes=x))
+
+
+@pytest.mark.lava
+def test_pilotnet_sdnn_fast_equals_lava(lava_gts: Path) -> None:
+    """Every layer's payloads, sigma, act and residue on every step, fast == Lava."""
+    from scnn.sim import lava_backend
+
+    net, frame = _pilot(lava_gts)
+    x = np.repeat(frame, PILOT_STEPS, axis=-1)
+    _same(fast.simulate(net, PILOT_STEPS, spikes=x),
+          lava_backend.simulate(net, PILOT_STEPS, spikes=x))
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_neuron_validation_names_the_rule() -> None:
+    with pytest.raises(NetworkError, match=r"vth = 524288 outside \[0, 524287\]"):
+        SigmaDelta(1 << 19)
+    with pytest.raises(NetworkError, match="spike_exp = 8 outside"):
+        Delta(1, spike_exp=8)
+    with pytest.raises(NetworkError, match="message_bits = 0 outside"):
+        Sigma(message_bits=0)
+    with pytest.raises(NetworkError, match=r"bias << 12 overflows"):
+        SigmaDelta(1, np.array([1 << 20]))
+    with pytest.raises(NetworkError, match="input layer: neuron SigmaDelta not allowed"):
+        Input((3,), SigmaDelta(1))
+    with pytest.raises(NetworkError, match="dense layer: neuron Delta not allowed"):
+        Dense((2,), (1,), np.ones((1, 2)), neuron=Delta(1))
+
+
+def test_drive_rules_for_graded_input() -> None:
+    net = Network((Input((2,), Delta(0)),), (2,))
+    with pytest.raises(DriveError, match="graded input must be integers"):
+        fast.simulate(net, 2, spikes=np.full((2, 2), 0.5))
+    with pytest.raises(DriveError, match="outside int32"):
+        fast.simulate(net, 2, spikes=np.full((2, 2), 1 << 31))
+    with pytest.raises(DriveError, match="LIF neurons"):
+        fast.simulate(net, 2, bias=np.zeros(2))
+    binary = Network((Input((2,)), Dense((2,), (1,), np.ones((1, 2)), neuron=Sigma())), (2,))
+    with pytest.raises(DriveError, match="0 or 1"):
+        fast.simulate(binary, 2, spikes=np.full((2, 2), 3))
+
+
+def _edit(src: Path, dst: Path, edit) -> Path:
+    dst.write_bytes(src.read_bytes())
+    with h5py.File(dst, "r+") as f:
+        edit(f)
+    return dst
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda f: f["layer/7/neuron"].create_dataset("messageBits", data=8),
+     r"layer 7 \(dense\): messageBits on an SDNN neuron"),
+    (lambda f: (f["layer/2/neuron"].__delitem__("activation"),
+                f["layer/2/neuron"].create_dataset("activation", data=b"sigmoid")),
+     r"layer 2 \(conv\): activation 'sigmoid'"),
+    (lambda f: f["layer/9"].create_dataset("bias", data=np.ones(1)),
+     r"layer 9 \(dense\): a bias on a Sigma neuron"),
+    (lambda f: (f["layer/3/neuron"].__delitem__("vThMant"),
+                f["layer/3/neuron"].create_dataset("vThMant", data=1 << 20)),
+     r"layer 3 \(conv\): vth = 1048576 outside"),
+])
+def test_reader_rejects_what_netx_would_get_wrong(tmp_path: Path, lava_gts: Path, edit,
+                                                  message: str) -> None:
+    path = _edit(lava_gts / "pilotnet_sdnn" / "network.net", tmp_path / "bad.net", edit)
+    with pytest.raises(ScnnError, match=message) as err:
+        read_netx(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_writer_refuses_what_netx_cannot_load(tmp_path: Path) -> None:
+    mixed = Network((Input((2,), Delta(1, spike_exp=3)),
+                     Dense((2,), (1,), np.array([[2, 4]]), -1, 7, SigmaDelta(1, spike_exp=5))),
+                    (2,))
+    with pytest.raises(ScnnError, match=r"spike_exp \[3, 5\]"):
+        write_netx(mixed, tmp_path / "x.net")
+    odd = Network((Input((2,), Delta(1, state_exp=4)),), (2,))
+    with pytest.raises(ScnnError, match="state_exp 4 cannot be stored"):
+        write_netx(odd, tmp_path / "y.net")
+    assert not list(tmp_path.iterdir())
