@@ -59,6 +59,10 @@ BIAS_EXP_MAX = 7
 # proc/dense/models.py AbstractPyDenseModelBitAcc.run_spk: clip_weights(..., num_bits=8)
 WEIGHT_BITS = 8
 
+# lib/dl/netx/hdf5.py create_dense: delays clipped to 62 (DelayDense(max_delay=62));
+# proc/dense/models.py PyDelayDenseModelBitAcc: delays of 0..63 (6 bits)
+DELAY_MAX = 62
+
 # Sigma-delta neurons (proc/sdn/models.py Py{Sigma,Delta,SigmaDelta}ModelFixed; int32 states)
 # lib/dl/netx/hdf5.py Network.get_neuron_params: 'state_exp': 6 for Delta and SigmaDelta
 SDN_STATE_EXP = 6

@@ -37,6 +37,7 @@ from scnn.sim.network import (
     Dense,
     Flatten,
     Input,
+    Integrator,
     Network,
     Neuron,
     Sigma,
@@ -90,7 +91,22 @@ def _int8_ok(layer: Conv) -> bool:
         and min(k_w, k_h) >= 2 and k_w <= w and k_h <= h
 
 
-class _ConvSynapse:
+class _OverTime:
+    """Synapses whose output at step t depends on the spikes of step t alone."""
+
+    n_out: int  # neurons fed
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def over_time(self, s: np.ndarray) -> np.ndarray:
+        """Spikes or payloads (n, T, *in) -> synaptic input (n, T, N): row t is what the
+        spikes of step t produce (delivered at step t + 1), all steps in one call."""
+        n, steps = s.shape[:2]
+        return self(s.reshape((n * steps,) + s.shape[2:])).reshape(n, steps, self.n_out)
+
+
+class _ConvSynapse(_OverTime):
     """Lava's conv (true convolution of flipped netx weights = torch cross-correlation).
 
     Spikes are 0/1, so with int8 weights (up to a power-of-two scale) oneDNN's
@@ -105,6 +121,7 @@ class _ConvSynapse:
     def __init__(self, layer: Conv) -> None:
         # (C_out, kW, kH, C_in) -> torch (C_out, C_in, kW, kH), flipped; fresh strides
         w = layer.weight.transpose(0, 3, 1, 2)[:, :, ::-1, ::-1].copy()
+        self.n_out = int(np.prod(layer.shape))
         self.bound = int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max())
         self.drive_in = min(self.bound, fx.UV_LIMIT)
         self.args = [list(layer.stride), list(layer.padding), list(layer.dilation), layer.groups]
@@ -163,12 +180,17 @@ class _ConvSynapse:
         return np.ascontiguousarray(fx.wrap_signed(a, fx.CONV_BITS).astype(np.int32))
 
 
-class _DenseSynapse:
-    """Lava's dense: chip weights (clipped, truncated) times binary spikes, shifted."""
+class _DenseSynapse(_OverTime):
+    """Lava's dense: chip weights (clipped, truncated) times binary spikes, shifted.
 
-    def __init__(self, layer: Dense) -> None:
-        w = layer.chip_weight()
-        self.exp = layer.weight_exp
+    ``delayed``: one delay's synapses of a ``DelayDense``, whose graded sums Lava forms
+    from int32 products in int64 (no wrap before the shift, unlike Dense's int32 dot).
+    """
+
+    def __init__(self, w: np.ndarray, exp: int, delayed: bool = False) -> None:
+        self.exp, self.delayed = exp, delayed
+        self.n_out = w.shape[0]
+        self.w_max = int(np.abs(w).max()) if w.size else 0
         rows = int(np.abs(w).sum(axis=1).max()) if w.size else 0
         self.rows = rows
         dtype = torch.float32 if rows < FLOAT_EXACT else torch.float64
@@ -194,17 +216,45 @@ class _DenseSynapse:
         return (fx.wrap_signed(a, 32) if self.drive_in >= INT32 else a).astype(np.int32)
 
     def graded(self, s: np.ndarray) -> np.ndarray:
-        """Payloads (S, M) int32 -> synaptic input (S, N) int32, as Lava's graded path: the
-        int32 dot product (wraps), then the arithmetic shift by ``weight_exp``."""
-        bound = self.rows * (int(np.abs(s).max()) if s.size else 0)
-        if bound < FLOAT64_EXACT:
+        """Payloads (S, M) int32 -> synaptic input (S, N) int32, as Lava's graded paths:
+        Dense's int32 dot product (wraps) then the arithmetic shift by ``weight_exp``;
+        DelayDense's int64 sum of int32 products, shifted, then wrapped."""
+        s_max = int(np.abs(s).max()) if s.size else 0
+        bound = self.rows * s_max
+        if self.delayed and self.w_max * s_max >= INT32:  # products wrap: Lava's own way
+            w = self.weight_t.numpy().T.astype(np.int32)
+            a = np.stack([(w * row.astype(np.int32)).sum(axis=1, dtype=np.int64) for row in s]) \
+                if len(s) else np.zeros((0, w.shape[0]), np.int64)
+        elif bound < FLOAT64_EXACT:
             dtype = torch.float32 if bound < FLOAT_EXACT else torch.float64
             a = (torch.from_numpy(s).to(dtype) @ self.weight_t.to(dtype)).numpy()
             a = a.astype(np.int64)
         else:  # exact in int64 (slow, and only for absurd payloads)
             a = s.astype(np.int64) @ self.weight_t.numpy().astype(np.int64)
-        a = fx.wrap32(a)
+        if not self.delayed:
+            a = fx.wrap32(a)
         return fx.wrap32(fx.shift_signed(a, self.exp)).astype(np.int32)
+
+
+
+class _DelayDenseSynapse:
+    """Lava's ``DelayDense``: one dense sum per delay d, each shifted by ``weight_exp`` on its
+    own and delivered d steps later than a plain Dense; the slots add up in int32."""
+
+    def __init__(self, layer: Dense) -> None:
+        self.parts = {d: _DenseSynapse(layer.delay_weight(d), layer.weight_exp, delayed=True)
+                      for d in layer.delays}
+        self.n_out = layer.shape[0]
+
+    def over_time(self, s: np.ndarray) -> np.ndarray:
+        """Spikes or payloads (n, T, M) -> synaptic input (n, T, N) int32: row t sums, over
+        the delays d, what the spikes of step t - d produce."""
+        n, steps = s.shape[:2]
+        total = np.zeros((n, steps, self.n_out), np.int64)
+        for d, part in self.parts.items():
+            if d < steps:
+                total[:, d:] += part.over_time(s[:, :steps - d]).astype(np.int64)
+        return fx.wrap32(total).astype(np.int32)
 
 
 @contextmanager
@@ -230,13 +280,19 @@ def _bias32(bias: np.ndarray, exp: int, shape: tuple[int, ...]) -> np.ndarray:
 _SYNAPSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _synapse_of(layer: Input | Conv | Dense) -> _ConvSynapse | _DenseSynapse | None:
+def _synapse_of(layer: Input | Conv | Dense
+                ) -> _ConvSynapse | _DenseSynapse | _DelayDenseSynapse | None:
     """The layer's synapse, built once per layer object (layers are immutable): packing
     and probing the weights took 7 ms of a 12 ms PilotNet sample."""
     if isinstance(layer, Input):
         return None
     if layer not in _SYNAPSES:
-        _SYNAPSES[layer] = _ConvSynapse(layer) if isinstance(layer, Conv) else _DenseSynapse(layer)
+        if isinstance(layer, Conv):
+            _SYNAPSES[layer] = _ConvSynapse(layer)
+        elif layer.delay is not None:
+            _SYNAPSES[layer] = _DelayDenseSynapse(layer)
+        else:
+            _SYNAPSES[layer] = _DenseSynapse(layer.chip_weight(), layer.weight_exp)
     return _SYNAPSES[layer]
 
 
@@ -244,7 +300,7 @@ class _LifLayer:
     """One LIF layer's constants: synapse, decay factors, threshold, effective bias."""
 
     def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray) -> None:
-        neuron: LIF = layer.neuron
+        neuron: LIF | Integrator = layer.neuron
         self.shape = layer.shape
         self.synapse = _synapse_of(layer)
         self.fu = fx.DECAY_UNITY - neuron.du - fx.DU_OFFSET
@@ -292,8 +348,8 @@ class _SdnLayer:
 
 
 # neuron kind -> the fast simulator's layer runner
-NEURON_LAYERS: dict[type, type] = {LIF: _LifLayer, Delta: _SdnLayer, SigmaDelta: _SdnLayer,
-                                   Sigma: _SdnLayer}
+NEURON_LAYERS: dict[type, type] = {LIF: _LifLayer, Integrator: _LifLayer, Delta: _SdnLayer,
+                                   SigmaDelta: _SdnLayer, Sigma: _SdnLayer}
 
 
 def _runner(layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray
@@ -392,8 +448,7 @@ class _Plan:
         """The synapse applied to the previous layer's spikes of every step: row t (spikes of
         step t, 0-based) is delivered at step t + 1, so the last row is never used (one
         convolution too many is cheaper than copying the other steps out of the batch)."""
-        s = prev.reshape((n * steps,) + prev.shape[2:])
-        return lif.synapse(s).reshape(n, steps, int(np.prod(lif.shape)))
+        return lif.synapse.over_time(prev)
 
 
 def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,

@@ -15,9 +15,9 @@ to ``(C * H * W,)`` in C-major order, index ``c*H*W + h*W + w`` (netx's
 
 Neuron kinds are independent of layer kinds: a layer holds one neuron dataclass
 (``LIF``; the sigma-delta kinds ``Delta``, ``SigmaDelta``, ``Sigma`` with graded
-spikes) and every boundary (NetX, simulators, activity) looks the kind up in its
-own table.  Each kind names its state variables (``states``) and whether its
-spikes carry a payload (``graded``).
+spikes; netx's non-leaky ``Integrator``) and every boundary (NetX, simulators,
+activity) looks the kind up in its own table.  Each kind names its state
+variables (``states``) and whether its spikes carry a payload (``graded``).
 """
 
 from __future__ import annotations
@@ -209,9 +209,41 @@ class Sigma:
         _check_sdn(self, vth=False)
 
 
-Neuron = LIF | Delta | SigmaDelta | Sigma
+@dataclass(frozen=True, eq=False)
+class Integrator:
+    """The non-leaky integrator netx substitutes where a dense layer has no neuron group:
+    Lava's ``LIF`` with ``du = -1``, ``dv = 4096``, ``vth = 1 << 17`` (netx writes
+    ``1 << 18 - 1``), so per step (``PyLifModelBitAcc``)::
+
+        u[t] = wrap24(u[t-1] + (a_in[t] << 6))     (no decay: 4096 - du - 1 = 4096)
+        v[t] = clip23(u[t] + (bias << 6))           (no memory: 4096 - dv = 0)
+
+    and it never spikes (v <= 2**23 - 1 < vth << 6 = 2**23).  Its u is the readout.
+    """
+
+    bias: np.ndarray = field(default_factory=lambda: np.zeros((), np.int64))
+    du: ClassVar[int] = -1
+    dv: ClassVar[int] = fx.DECAY_UNITY
+    vth: ClassVar[int] = 1 << 17
+    bias_exp: ClassVar[int] = fx.BIAS_EXP_DEFAULT
+    states: ClassVar[tuple[str, ...]] = ("u", "v")
+    graded: ClassVar[bool] = False
+    message_bits: ClassVar[int] = 0
+    has_bias: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _set(self, "bias", LIF(0, 0, 0, self.bias).bias)  # LIF's 13-bit mantissa rule
+
+    def with_bias(self, bias: np.ndarray) -> Integrator:
+        """The same neuron with another bias mantissa."""
+        return Integrator(bias)
+
+
+Neuron = LIF | Delta | SigmaDelta | Sigma | Integrator
 INPUT_NEURONS = (LIF, Delta)
 SYNAPSE_NEURONS = (LIF, SigmaDelta, Sigma)
+DENSE_NEURONS = SYNAPSE_NEURONS + (Integrator,)  # netx substitutes it in dense layers only
+RESET_NEURONS = (LIF, Integrator)  # Lava LIFReset when netx is given a reset interval
 STATES = ("u", "v", "sigma", "act", "residue")  # every kind's state names, in one order
 
 
@@ -344,12 +376,17 @@ class Flatten:
 
 @dataclass(frozen=True, eq=False)
 class Dense:
-    """Dense synapse (Lava ``PyDenseModelBitAcc``) feeding a LIF layer.
+    """Dense synapse (Lava ``PyDenseModelBitAcc``) feeding a neuron layer.
 
     ``a = shift(W_chip @ s, weight_exp)`` with ``W_chip =
     hw.fixed_point.dense_chip_weights(weight, num_weight_bits)`` (Lava's clip to 8
     bits and truncation), arithmetic shift (floors when ``weight_exp < 0``);
     delivered one step later.  ``weight`` (N, M): in (M,) -> out (N,).
+
+    ``delay`` (N, M) ints in [0, 62], or None: Lava's ``DelayDense``.  The synapses of
+    delay d form their own sum, shifted by ``weight_exp`` on its own, delivered
+    ``1 + d`` steps after the spike (d = 0 is the plain Dense):
+    ``a[t] = sum_d shift(W_d @ s[t - 1 - d], weight_exp)``.
     """
 
     in_shape: Shape
@@ -357,7 +394,8 @@ class Dense:
     weight: np.ndarray
     weight_exp: int = 0
     num_weight_bits: int = fx.WEIGHT_BITS
-    neuron: LIF | SigmaDelta | Sigma | None = None
+    neuron: LIF | SigmaDelta | Sigma | Integrator | None = None
+    delay: np.ndarray | None = None
     kind: ClassVar[str] = "dense"
 
     def __post_init__(self) -> None:
@@ -374,8 +412,26 @@ class Dense:
         fx.truncated_weight_bits(self.num_weight_bits, fx.weight_sign_mode(w))
         if self.neuron is None:
             raise NetworkError("dense layer needs a neuron")
-        _check_neuron(self.neuron, SYNAPSE_NEURONS, "dense")
+        _check_neuron(self.neuron, DENSE_NEURONS, "dense")
         _check_bias_shape(self.neuron, self.shape, "dense")
+        if self.delay is not None:
+            d = _frozen_int_array(self.delay, "delay")
+            if d.shape != w.shape:
+                raise NetworkError(f"delay {d.shape} != weight {w.shape}")
+            if d.size and (d.min() < 0 or d.max() > fx.DELAY_MAX):
+                raise NetworkError(f"delays in [{d.min()}, {d.max()}] outside [0, "
+                                   f"{fx.DELAY_MAX}] (Lava's DelayDense as netx builds it)")
+            _set(self, "delay", d)
+
+    @property
+    def delays(self) -> tuple[int, ...]:
+        """The distinct delays of the layer's synapses ((0,) without delays)."""
+        return (0,) if self.delay is None else tuple(int(d) for d in np.unique(self.delay))
+
+    def delay_weight(self, d: int) -> np.ndarray:
+        """Chip weights of the synapses with delay d (others 0), (N, M)."""
+        w = self.chip_weight()
+        return w if self.delay is None else np.where(self.delay == d, w, 0)
 
     def chip_weight(self) -> np.ndarray:
         """The (N, M) weights Lava's Dense model multiplies with (after clip, truncation)."""
@@ -451,7 +507,7 @@ def reset_steps(net: Network, interval: int | None, offset: int = 0) -> dict[int
     if interval < 1 or offset < 0:
         raise NetworkError(f"reset interval {interval} must be >= 1 and offset {offset} >= 0")
     return {i: (interval, (offset + 1 + j) % interval) for j, i in enumerate(net.neuron_layers)
-            if isinstance(net.layers[i].neuron, LIF)}
+            if isinstance(net.layers[i].neuron, RESET_NEURONS)}
 
 
 def networks_equal(a: Network, b: Network) -> bool:

@@ -9,9 +9,10 @@ Reading maps a file exactly as lava-dl 0.6.0's loader does
 SDNN neurons as netx builds them: the input layer's a ``Delta``, a layer with a
 ``sigma_output`` entry a ``Sigma``, every other a ``SigmaDelta`` (ReLU), with
 ``spike_exp`` the loader's argument (``netx.hdf5.Network(spike_exp=6)``, not in the
-file) and ``state_exp = 6``.  What the loader would get wrong or cannot run
-(pooling, delays, weights it would silently clip or zero, an activation other than
-the ReLU it applies regardless) raises ``ScnnError`` naming the layer.
+file) and ``state_exp = 6``.  Dense delays as netx expands them (``DelayDense``).
+What the loader would get wrong or cannot run (pooling, delays on conv layers,
+weights it would silently clip or zero, an activation other than the ReLU it
+applies regardless) raises ``ScnnError`` naming the layer.
 
 One lookup table per boundary: ``READERS`` (file type -> reader), ``NEURON_READERS``
 (neuron type -> reader), ``WRITERS`` (layer kind -> writer) and ``NEURON_WRITERS``
@@ -36,6 +37,7 @@ from scnn.sim.network import (
     Dense,
     Flatten,
     Input,
+    Integrator,
     Layer,
     Network,
     Neuron,
@@ -141,9 +143,13 @@ NEURON_READERS: dict[str, NeuronReader] = {"CUBA": _read_lif, "LOIHI": _read_lif
                                            "SDNN": _read_sdnn}
 
 
-def _read_neuron(group: h5py.Group, spike_exp: int, is_input: bool = False) -> Neuron:
+def _read_neuron(group: h5py.Group, spike_exp: int, is_input: bool = False,
+                 integrator: bool = False) -> Neuron:
     if "neuron" not in group:
-        raise NetxError("no neuron group (netx would substitute a non-leaky integrator)")
+        if integrator:  # create_dense's substitute
+            return Integrator()
+        raise NetxError("no neuron group (netx substitutes an integrator in dense layers "
+                        "only; this layer's loader would fail)")
     cfg = group["neuron"]
     kind = _text(cfg["type"])
     if kind not in NEURON_READERS:
@@ -163,7 +169,30 @@ def _with_file_bias(neuron: Neuron, group: h5py.Group) -> Neuron:
 
 def _no_delay(group: h5py.Group) -> None:
     if "delay" in group:
-        raise NetxError("synaptic/axonal delay is not modelled")
+        raise NetxError("a delay on a conv layer: netx ignores it (delays are dense-only)")
+
+
+def _read_delay(group: h5py.Group, shape: tuple[int, int]) -> np.ndarray | None:
+    """netx's ``create_dense`` delays: clipped to [0, 62] when the largest exceeds 62; a
+    scalar for every synapse, a vector per output neuron (or, failing that, per input),
+    or the (N, M) matrix; cast to int (toward zero) by the block."""
+    if "delay" not in group:
+        return None
+    d = np.asarray(group["delay"][()])
+    if d.dtype.kind not in "biuf" or not np.isfinite(d).all():
+        raise NetxError(f"delay must be finite numbers, got dtype {d.dtype}")
+    if d.size and d.max() > fx.DELAY_MAX:
+        d = np.clip(d, 0, fx.DELAY_MAX)
+    if d.ndim == 0:
+        d = np.full(shape, d)
+    elif d.ndim == 1 and d.size == shape[0]:
+        d = np.repeat(d.reshape(-1, 1), shape[1], axis=1)
+    elif d.ndim == 1 and d.size == shape[1]:
+        d = np.repeat(d.reshape(1, -1), shape[0], axis=0)
+    elif d.shape != shape:
+        raise NetxError(f"delay of shape {d.shape} fits neither the weight {shape} nor one "
+                        "of its axes")
+    return d.astype(np.int64)
 
 
 def _read_input(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Input:
@@ -192,14 +221,15 @@ def _read_flatten(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Flat
 
 
 def _read_dense(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Dense:
-    _no_delay(group)
     n_out = int(np.prod(np.asarray(group["shape"][()])))
     w = _ints(group["weight"])
     w = w.reshape(n_out, -1) if w.ndim == 1 else w
     weight, bits, exp = netx_dense_weights(w)
     return Dense(in_shape=prev if prev is not None else (w.shape[1],), shape=(n_out,),
                  weight=weight, weight_exp=exp, num_weight_bits=bits,
-                 neuron=_with_file_bias(_read_neuron(group, spike_exp), group))
+                 neuron=_with_file_bias(_read_neuron(group, spike_exp, integrator=True),
+                                        group),
+                 delay=_read_delay(group, w.shape))
 
 
 Reader = Callable[[h5py.Group, "Shape | None", int], Layer]
@@ -288,6 +318,8 @@ NEURON_WRITERS: dict[type, Callable[[h5py.Group, Neuron], None]] = {
 
 
 def _write_neuron(group: h5py.Group, neuron: Neuron) -> None:
+    if isinstance(neuron, Integrator):  # netx's substitute: no neuron group
+        return
     NEURON_WRITERS[type(neuron)](group.create_group("neuron"), neuron)
 
 
@@ -364,6 +396,8 @@ def _write_dense(group: h5py.Group, layer: Dense) -> None:
     group.create_dataset("inFeatures", data=np.int64(layer.in_shape[0]))
     group.create_dataset("outFeatures", data=np.int64(layer.shape[0]))
     _put(group, "weight", dense_file_weights(layer))
+    if layer.delay is not None:
+        group.create_dataset("delay", data=layer.delay)
     if layer.neuron.has_bias:
         _put(group, "bias", np.broadcast_to(layer.neuron.bias, layer.shape))
     _write_neuron(group, layer.neuron)

@@ -23,6 +23,7 @@ from scnn.sim.network import (
     Dense,
     Flatten,
     Input,
+    Integrator,
     Network,
     Sigma,
     SigmaDelta,
@@ -40,7 +41,8 @@ def _wrap(x: int, bits: int) -> int:
     return (x + half) % (1 << bits) - half
 
 
-def lif_neuron(u: int, v: int, a_in: int, bias: int, p: LIF) -> tuple[int, int, int]:
+def lif_neuron(u: int, v: int, a_in: int, bias: int, p: LIF | Integrator
+               ) -> tuple[int, int, int]:
     """One neuron, one step, as ``PyLifModelBitAcc``: returns (spike, u, v)."""
     lim = fx.UV_LIMIT
     x = _wrap(_rtz(u * (fx.DECAY_UNITY - p.du - fx.DU_OFFSET), fx.DECAY_SHIFT)
@@ -104,7 +106,8 @@ def _sigma(state: tuple[int, ...], a_in: int, bias: int, p: Sigma) -> tuple[int,
 
 # neuron kind -> one neuron's step: (state in ``kind.states`` order, a_in, bias, params)
 # -> (spike or payload, *new state)
-NEURON_STEPS = {LIF: _lif, Delta: _delta, SigmaDelta: _sigma_delta, Sigma: _sigma}
+NEURON_STEPS = {LIF: _lif, Integrator: _lif, Delta: _delta, SigmaDelta: _sigma_delta,
+                Sigma: _sigma}
 
 
 def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
@@ -125,19 +128,25 @@ def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
     return out
 
 
-def dense_synapse(s: np.ndarray, layer: Dense, graded: bool = False) -> np.ndarray:
-    """Lava's dense synapse, as int32.  Binary spikes: the sum of the chip weights of
-    spiking inputs (an int64 sum), shifted, then wrapped.  Graded: Lava's int32 dot
-    product of weights and payloads (wraps), then shifted."""
-    w = layer.chip_weight()
-    out = np.zeros(layer.shape, np.int64)
-    e = layer.weight_exp
-    for n in range(layer.shape[0]):
-        if graded:
-            total = _wrap(sum(int(w[n, m]) * int(s[m]) for m in range(layer.in_shape[0])), 32)
-        else:
-            total = sum(int(w[n, m]) for m in range(layer.in_shape[0]) if s[m])
-        out[n] = _wrap(total << e if e > 0 else total >> -e, 32)
+def dense_synapse(s: np.ndarray, layer: Dense, graded: bool = False) -> dict[int, np.ndarray]:
+    """Lava's dense synapse as int32, per delay d (``{0: a}`` without delays): what the
+    spikes s produce for delivery ``1 + d`` steps later.  Binary spikes: the int64 sum of
+    the chip weights of spiking inputs, shifted, wrapped.  Graded, Dense: the int32 dot
+    product of weights and payloads (wraps), then shifted.  Graded, DelayDense: the int64
+    sum of int32 products (each wraps), shifted, wrapped."""
+    out, e = {}, layer.weight_exp
+    for d in layer.delays:
+        w = layer.delay_weight(d)
+        a = np.zeros(layer.shape, np.int64)
+        for n in range(layer.shape[0]):
+            if not graded:
+                total = sum(int(w[n, m]) for m in range(layer.in_shape[0]) if s[m])
+            elif layer.delay is None:
+                total = _wrap(sum(int(w[n, m]) * int(s[m]) for m in range(layer.in_shape[0])), 32)
+            else:
+                total = sum(_wrap(int(w[n, m]) * int(s[m]), 32) for m in range(layer.in_shape[0]))
+            a[n] = _wrap(total << e if e > 0 else total >> -e, 32)
+        out[d] = a
     return out
 
 
@@ -148,7 +157,10 @@ class _Sample:
         self.net, self.drive, self.b = net, drive, b
         self.state = {i: {var: np.zeros(net.layers[i].shape, np.int64)
                           for var in net.layers[i].neuron.states} for i in net.neuron_layers}
-        self.buf = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
+        # per synapse layer, its delay line: line[i][k] is delivered k + 1 steps from now
+        self.line = {i: [np.zeros(net.layers[i].shape, np.int64)
+                         for _ in range(1 + max(getattr(net.layers[i], "delays", (0,))))]
+                     for i in net.neuron_layers}
         self.bias = {i: np.broadcast_to(net.layers[i].neuron.bias, net.layers[i].shape)
                      for i in net.neuron_layers}
         if drive.bias is not None:
@@ -182,9 +194,13 @@ class _Sample:
                 if layer.neuron is not None:
                     prev = spikes[i] = self.neuron_layer(i, prev, t)
                 continue
-            a_in = self.buf[i]
-            self.buf[i] = conv_synapse(prev, layer) if isinstance(layer, Conv) else \
+            line = self.line[i]
+            a_in = line.pop(0)  # what was due now (computed at t - 1 - d)
+            line.append(np.zeros(layer.shape, np.int64))
+            new = {0: conv_synapse(prev, layer)} if isinstance(layer, Conv) else \
                 dense_synapse(prev, layer, self.net.graded_into(i))
+            for d, a in new.items():
+                line[d] = _wrap(line[d] + a, 32)  # Lava's int32 delay buffer
             prev = spikes[i] = self.neuron_layer(i, a_in, t)
         return spikes
 

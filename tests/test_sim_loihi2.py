@@ -1,5 +1,7 @@
-"""Sigma-delta neurons with graded spikes (Delta, SigmaDelta, Sigma): lava-dl's ground
-truths (pilotnet_sdnn, tinynet_sdnn) exactly, fast == reference == Lava on random networks.
+"""Loihi 2's repertoire: sigma-delta neurons with graded spikes (Delta, SigmaDelta, Sigma),
+netx's non-leaky Integrator, axonal delays (DelayDense): lava-dl's ground truths
+(pilotnet_sdnn, tinynet_sdnn) exactly, fast == reference == Lava on random networks that
+mix the kinds.
 
 Alignments follow lava-dl 0.6's own tests (tests/lava/lib/dl/netx/test_hdf5.py,
 test_blocks.py, test_hdf5_nx.py): the arrays are in Lava's order with time last.
@@ -25,6 +27,7 @@ from scnn.sim.network import (
     Dense,
     Flatten,
     Input,
+    Integrator,
     Network,
     NetworkError,
     Sigma,
@@ -138,10 +141,12 @@ def test_tinynet_sdnn_dense_block(lava_gts: Path) -> None:
 
 
 def _neuron(draw: st.DrawFn, rng: np.random.Generator, shape: tuple[int, ...], spike_exp: int,
-            lava_safe: bool) -> SigmaDelta | Sigma | LIF:
-    kind = draw(st.sampled_from(["sd", "sd", "sigma", "lif"]))
+            lava_safe: bool, dense: bool = False) -> SigmaDelta | Sigma | LIF | Integrator:
+    kind = draw(st.sampled_from(["sd", "sd", "sigma", "lif"] + ["int"] * (2 * dense)))
     if kind == "sigma":
         return Sigma()
+    if kind == "int":
+        return Integrator(rng.integers(-100, 100, draw(st.sampled_from([(), shape]))))
     if kind == "lif":
         return LIF(draw(st.sampled_from([0, 4095])), draw(st.integers(0, 4095)),
                    draw(st.integers(0, 50)))
@@ -176,8 +181,14 @@ def _dense(draw: st.DrawFn, rng: np.random.Generator, n_in: int, spike_exp: int,
     weight, bits, exp = netx_dense_weights(w)
     if not lava_safe and draw(st.booleans()):
         bits, exp = draw(st.integers(1, 8)), draw(st.integers(-8, 8))
+    delay = None
+    if draw(st.booleans()):
+        top = draw(st.sampled_from([1, 3, 62]))
+        delay = rng.integers(0, top + 1, draw(st.sampled_from([(n_out, 1), (n_out, n_in)])))
+        delay.flat[0] = top  # the clip itself when top is 62
+        delay = np.broadcast_to(delay, (n_out, n_in))
     return Dense((n_in,), (n_out,), weight, exp, bits,
-                 _neuron(draw, rng, (n_out,), spike_exp, lava_safe))
+                 _neuron(draw, rng, (n_out,), spike_exp, lava_safe, dense=True), delay)
 
 
 @st.composite
@@ -198,7 +209,7 @@ def sdnn_runs(draw: st.DrawFn, lava_safe: bool = False) -> tuple:
     for _ in range(n_dense):
         layers.append(_dense(draw, rng, layers[-1].shape[0], spike_exp, lava_safe))
     net = Network(tuple(layers), shape)
-    steps = draw(st.integers(1, 8))
+    steps = draw(st.integers(1, 8)) if draw(st.booleans()) else draw(st.integers(60, 70))
     if graded:
         amp = draw(st.sampled_from([1, 30, 1000, 1 << 18]))
         x = rng.integers(-amp, amp + 1, shape + (steps,))
@@ -212,6 +223,8 @@ def sdnn_runs(draw: st.DrawFn, lava_safe: bool = False) -> tuple:
 def _events(net: Network, out: dict[str, np.ndarray]) -> None:
     for layer in net.layers:
         event(f"{layer.kind}:{type(layer.neuron).__name__}")
+        if getattr(layer, "delay", None) is not None:
+            event("delays" + (" at the clip (62)" if layer.delay.max() == 62 else ""))
     for key, value in out.items():
         if key.endswith("/s") and value.dtype == np.int32 and value.size \
                 and np.abs(value).max() >= 1 << 16:
@@ -227,6 +240,22 @@ def test_fast_equals_reference(run: tuple) -> None:
     out = fast.simulate(net, steps, spikes=x)
     _events(net, out)
     _same(out, reference.simulate(net, steps, spikes=x))
+
+
+def test_integrator_accumulates_and_never_spikes() -> None:
+    """u sums the shifted synaptic input without decay (wrapping at 24 bits), v = u + bias,
+    no spikes, even at v's saturation."""
+    dense = Dense((2,), (2,), np.array([[254, 254], [-256, 2]]),
+                  neuron=Integrator(np.array([3, 0])))
+    net = Network((Input((2,)), dense), (2,))
+    x = np.ones((2, 400), np.int8)
+    out = fast.simulate(net, 400, spikes=x)
+    _same(out, reference.simulate(net, 400, spikes=x))
+    u = out["layer1/u"].astype(np.int64)
+    assert not out["layer1/s"].any()
+    assert u[0, 1] == 508 << 6 and u[1, 1] == -254 << 6
+    assert (np.diff(np.sign(u[0]), axis=-1) < 0).any()  # wrapped past 2**23
+    assert np.array_equal(out["layer1/v"][:, 1:4], u[:, 1:4] + np.array([[3 << 6], [0]]))
 
 
 def test_int32_wraps_match_reference() -> None:
@@ -275,6 +304,49 @@ def test_pilotnet_sdnn_fast_equals_lava(lava_gts: Path) -> None:
           lava_backend.simulate(net, PILOT_STEPS, spikes=x))
 
 
+def _delay_net(delay: np.ndarray, neuron: object = None) -> Network:
+    weight = np.array([[254, -256, 2], [6, 8, 10]])
+    dense = Dense((3,), (2,), weight, neuron=neuron or LIF(4095, 0, 0), delay=delay)
+    return Network((Input((3,)), dense), (3,))
+
+
+def test_delays_deliver_1_plus_d_steps_later() -> None:
+    """A spike at step 1 through a synapse of delay d reaches the neuron at step 2 + d (u
+    is the delivered input << 6 with du = 4095); the delay-62 synapse at step 64."""
+    net = _delay_net(np.array([[0, 2, 62], [62, 62, 62]]), Integrator())
+    x = np.zeros((3, 70), np.int8)
+    x[:, 0] = 1
+    out = fast.simulate(net, 70, spikes=x)
+    _same(out, reference.simulate(net, 70, spikes=x))
+    u = out["layer1/u"][0] >> 6  # the integrator sums what arrives
+    assert u[1] == 254 and u[3] == 254 - 256 and u[62] == -2 and u[63] == 0
+
+
+@pytest.mark.parametrize(("stored", "want"), [
+    (np.float64(3.7), np.full((2, 3), 3)),                           # scalar, cast toward 0
+    (np.array([1, 70]), np.array([[1, 1, 1], [62, 62, 62]])),         # per output, clipped
+    (np.array([0, 5, 9]), np.array([[0, 5, 9], [0, 5, 9]])),          # per input
+    (np.array([[1, 2, 3], [4, 5, 99]]), np.array([[1, 2, 3], [4, 5, 62]])),
+])
+def test_reader_expands_delays_as_netx(tmp_path: Path, stored: np.ndarray,
+                                       want: np.ndarray) -> None:
+    path = write_netx(_delay_net(np.zeros((2, 3), int)), tmp_path / "d.net")
+    with h5py.File(path, "r+") as f:
+        del f["layer/1/delay"]
+        f["layer/1"].create_dataset("delay", data=stored)
+    assert np.array_equal(read_netx(path).layers[1].delay, want)
+
+
+@pytest.mark.lava
+def test_delays_at_the_clip_match_lava() -> None:
+    from scnn.sim import lava_backend
+
+    rng = np.random.default_rng(5)
+    net = _delay_net(rng.integers(0, 63, (2, 3)) // 31 * 31, SigmaDelta(1, spike_exp=6))
+    x = (rng.random((3, 68)) < 0.4).astype(np.int8)
+    _same(fast.simulate(net, 68, spikes=x), lava_backend.simulate(net, 68, spikes=x))
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -291,6 +363,12 @@ def test_neuron_validation_names_the_rule() -> None:
         Input((3,), SigmaDelta(1))
     with pytest.raises(NetworkError, match="dense layer: neuron Delta not allowed"):
         Dense((2,), (1,), np.ones((1, 2)), neuron=Delta(1))
+    with pytest.raises(NetworkError, match="conv layer: neuron Integrator not allowed"):
+        Conv((2, 2, 1), (1, 1, 1), np.ones((1, 2, 2, 1)), neuron=Integrator())
+    with pytest.raises(NetworkError, match=r"delays in \[-1, 3\] outside \[0, 62\]"):
+        Dense((2,), (1,), np.ones((1, 2)), neuron=Sigma(), delay=np.array([[-1, 3]]))
+    with pytest.raises(NetworkError, match=r"delay \(2,\) != weight \(1, 2\)"):
+        Dense((2,), (1,), np.ones((1, 2)), neuron=Sigma(), delay=np.array([1, 3]))
 
 
 def test_drive_rules_for_graded_input() -> None:
@@ -324,6 +402,16 @@ def _edit(src: Path, dst: Path, edit) -> Path:
     (lambda f: (f["layer/3/neuron"].__delitem__("vThMant"),
                 f["layer/3/neuron"].create_dataset("vThMant", data=1 << 20)),
      r"layer 3 \(conv\): vth = 1048576 outside"),
+    (lambda f: f["layer/7"].create_dataset("delay", data=np.array([1, 2, 3])),
+     r"layer 7 \(dense\): delay of shape \(3,\) fits neither the weight \(50, 100\)"),
+    (lambda f: f["layer/7"].create_dataset("delay", data=np.full(50, -2)),
+     r"layer 7 \(dense\): delays in \[-2, -2\] outside \[0, 62\]"),
+    (lambda f: f["layer/7"].create_dataset("delay", data=np.full(50, np.nan)),
+     r"layer 7 \(dense\): delay must be finite"),
+    (lambda f: f["layer/2"].create_dataset("delay", data=np.ones(36)),
+     r"layer 2 \(conv\): a delay on a conv layer: netx ignores it"),
+    (lambda f: f["layer/2"].__delitem__("neuron"),
+     r"layer 2 \(conv\): no neuron group \(netx substitutes an integrator in dense"),
 ])
 def test_reader_rejects_what_netx_would_get_wrong(tmp_path: Path, lava_gts: Path, edit,
                                                   message: str) -> None:
