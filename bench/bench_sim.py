@@ -42,11 +42,12 @@ from scnn.sim.netx import read_netx
 STEPS, RESET = 15, 16
 
 
-def _gts() -> Path:
+def _gts(name: str = "pilotnet_lif") -> Path:
+    """A lava-dl ground-truth folder: $SCNN_LAVA_GTS/name, or ../shared/data/lava_gts/name."""
     default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lava_gts"
-    path = Path(os.environ.get("SCNN_LAVA_GTS") or default) / "pilotnet_lif"
+    path = Path(os.environ.get("SCNN_LAVA_GTS") or default) / name
     if not path.is_dir():
-        raise SystemExit(f"PilotNet ground truths not found at {path} (set SCNN_LAVA_GTS)")
+        raise SystemExit(f"lava-dl ground truths not found at {path} (set SCNN_LAVA_GTS)")
     return path
 
 

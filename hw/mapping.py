@@ -22,8 +22,13 @@ Loihi 2's axon limits are not published: those rules are skipped and listed in
 Synaptic-memory model (assumptions stated):
 
 * A synapse costs ``chip.weight_bits`` = 9 bits (8-bit magnitude + sign, [D18]
-  weights 1-9 bits), no delay or tag bits, no per-axon list headers or index bits
-  (an optimistic lower bound of the real encodings).
+  weights 1-9 bits), plus 6 delay bits in a layer with axonal delays (Lava's
+  ``DelayDense`` width; an assumption), no tag bits, no per-axon list headers or
+  index bits (an optimistic lower bound of the real encodings).
+* A recurrent layer's own synapses live on its cores beside its input synapses:
+  they add to its fan-in, memory and input axons, and to its neurons' destination
+  cores (spike messages).  Graded spikes cost a synapse no more memory (the payload
+  is in the message, not the synapse).
 * Loihi 1 packs whole synapses into 64-bit words ([D18] 16,384 x 64 bit):
   ``floor(64 / 9) = 7`` per word, ``bytes = 8 * ceil(synapses / 7)``.  Loihi 2's
   word size is not published: bits are packed contiguously, ``ceil(9 * syn / 8)``;
@@ -53,9 +58,10 @@ from scnn.sim.activity import (
     source_layer,
     unflatten_order,
 )
-from scnn.sim.network import Conv, Dense, Input, Network
+from scnn.sim.network import Conv, Dense, Input, Network, RecurrentDense
 
 CONV_MEMORY = ("expanded", "shared")
+DELAY_BITS = 6  # proc/dense/process.py DelayDense: delays 0..63 (an assumption for the chips)
 BLOCK = 64  # chunks processed at once when counting axons (bounds memory)
 
 
@@ -104,13 +110,23 @@ class Mapping:
                            for x in self.layers]}
 
 
-def synapse_bytes(chip: Chip, n_synapses: np.ndarray | int) -> np.ndarray:
-    """Bytes that ``n_synapses`` occupy (see the memory model in the module docstring)."""
+def synapse_bits(layer: object, chip: Chip) -> int:
+    """Bits of one synapse of ``layer``: the weight, plus ``DELAY_BITS`` when the layer has
+    delays (an assumption: Lava's DelayDense keeps 6-bit delays; the chips' encodings
+    of a delay per synapse are not published)."""
+    return chip.weight_bits + (DELAY_BITS if getattr(layer, "delay", None) is not None else 0)
+
+
+def synapse_bytes(chip: Chip, n_synapses: np.ndarray | int, bits: int | None = None
+                  ) -> np.ndarray:
+    """Bytes that ``n_synapses`` of ``bits`` each (default: the chip's weight bits) occupy
+    (see the memory model in the module docstring)."""
     n = np.asarray(n_synapses, np.int64)
+    bits = chip.weight_bits if bits is None else bits
     if chip.synaptic_word_bits:
-        per_word = chip.synaptic_word_bits // chip.weight_bits
+        per_word = chip.synaptic_word_bits // bits
         return -(-n // per_word) * (chip.synaptic_word_bits // 8)
-    return -(-n * chip.weight_bits // 8)
+    return -(-n * bits // 8)
 
 
 def chunk_ids(n: int, k: int) -> np.ndarray:
@@ -133,7 +149,8 @@ def _memory(layer, ids: np.ndarray, k: int, chip: Chip, synapses: str,
         chan = np.zeros((k, c_out), bool)
         chan[ids, np.arange(ids.size) % c_out] = True  # channel is the fastest Lava axis
         return synapse_bytes(chip, chan.sum(axis=1) * per_channel)
-    return synapse_bytes(chip, np.rint(_chunk_sums(fan_in(layer, synapses), ids, k)))
+    return synapse_bytes(chip, np.rint(_chunk_sums(fan_in(layer, synapses), ids, k)),
+                         synapse_bits(layer, chip))
 
 
 def reach(layer: Conv | Dense, ids: np.ndarray, k: int, synapses: str) -> np.ndarray:
@@ -184,7 +201,7 @@ def _single_neuron_violation(chip: Chip, layer, synapses: str, conv_memory: str)
     if isinstance(layer, Conv) and conv_memory == "shared":
         mem = int(synapse_bytes(chip, int(np.prod(layer.weight.shape[1:]))))
     else:
-        mem = int(synapse_bytes(chip, most))
+        mem = int(synapse_bytes(chip, most, synapse_bits(layer, chip)))
     if mem > chip.synaptic_memory_bytes_per_core:
         return "synaptic-memory-per-core", mem, chip.synaptic_memory_bytes_per_core
     if chip.input_axons_per_core is not None and most > chip.input_axons_per_core:
@@ -227,10 +244,14 @@ def _dest_cores(net: Network, ids: dict[int, np.ndarray], synapses: str) -> dict
             continue
         k = int(ids[i].max()) + 1
         count = reach(layer, ids[i], k, synapses).sum(axis=0)  # (n_in,) layer input order
+        n_in = int(np.prod(layer.in_shape))
+        if isinstance(layer, RecurrentDense):  # its own neurons reach its own cores too
+            dest[i] += count[n_in:].astype(np.int64)
+        count = count[:n_in]
         shape = net.layers[j].shape
         if len(shape) == 3 and len(layer.in_shape) == 1:
             count = unflatten_order(count, shape, lead=0)  # Flatten order -> Lava (W, H, C)
-        dest[j] = count.reshape(shape).astype(np.int64)
+        dest[j] += count.reshape(shape).astype(np.int64)
     return dest
 
 

@@ -75,7 +75,9 @@ def _per_layer(act: Activity, mapping, est) -> list[dict]:
     n, rows = act.samples, []
     cores = {m.index: m.cores for m in mapping.layers}
     for x, e in zip(act.layers, est.layers_dynamic, strict=True):
-        rows.append({"layer": x.index, "kind": x.kind, "neurons": x.neurons,
+        rows.append({"layer": x.index, "kind": x.kind, "neuron": x.neuron,
+                     "payload_bits": x.payload_bits, "delay_slots": x.delay_slots,
+                     "binary_input": x.binary_input, "neurons": x.neurons,
                      "cores": cores[x.index], "spikes": float(x.spikes.sum()) / n,
                      "synops": float(x.synops.sum()) / n,
                      "neuron_updates": float(x.neurons * act.steps),
@@ -86,10 +88,13 @@ def _per_layer(act: Activity, mapping, est) -> list[dict]:
     return rows
 
 
-def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1) -> dict:
-    """One chip's JSON-ready profile of ``act`` (per-inference means)."""
+def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1,
+                 spikes_in: bool = False) -> dict:
+    """One chip's JSON-ready profile of ``act`` (per-inference means); ``spikes_in``: the
+    input layer receives external spikes (its cores need input axons)."""
     spec = CHIPS[chip]
-    mapping = map_network(net, spec, synapses=act.synapse_mode, max_chips=max_chips)
+    mapping = map_network(net, spec, synapses=act.synapse_mode, max_chips=max_chips,
+                          spikes_in=spikes_in)
     table = cost_table(chip)
     est = estimate(counts_from(act, mapping), table)
     nb = neurobench_metrics(act, net)
@@ -112,8 +117,12 @@ def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1) -> 
             nb["dense_synops"], nb["effective_acs"], nb["effective_macs"], act.steps).items()},
         "mapping": {k: v for k, v in mapping.summary().items() if k != "layers"},
         "sources": {"energy": est.source, "chip_limits": spec.sources,
-                    "mapping": "hw.mapping: contiguous chunks per layer, 9-bit synapses, "
+                    "mapping": "hw.mapping: contiguous chunks per layer, 9-bit synapses "
+                               "(+6 delay bits in delayed layers, an assumption), "
                                f"{mapping.conv_memory} conv memory, {mapping.synapses} synapses",
+                    "graded": "a graded spike is one message (nonzero payload, payload_bits "
+                              "wide) and its SynOps cost what binary ones do: an assumption, "
+                              "no per-operation energy of Loihi 2 graded spikes is published",
                     "activity": f"{ACTIVITY_SOURCE}, synapses={act.synapse_mode}",
                     "conventional": "Horowitz ISSCC 2014: E_MAC 4.6 pJ, E_AC 0.9 pJ",
                     "neurobench": "NeuroBench conventions (Yik et al.), see sim.neurobench"},
@@ -159,6 +168,35 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
         rec = chip_profile(net, act, chip, max_chips)
         rec.update({"network": str(net_path), "data": str(data), "split": split,
                     "clips": idx.tolist(), "run_steps": card["run_steps"]})
+        out.append(rec)
+    return out
+
+
+def profile_arrays(net: Network, steps: int, spikes: np.ndarray | None = None,
+                   bias: np.ndarray | None = None, chips: tuple[str, ...] = ("loihi2",),
+                   reset_interval: int | None = None, reset_offset: int = 0,
+                   max_chips: int = 1) -> list[dict]:
+    """Profiles (one per chip) of ``net`` driven by arrays, as ``scnn sim`` drives it.
+
+    spikes: ([B,] *input_shape, steps) 0/1, or integers into an SDNN input layer; bias:
+    ([B,] *layer0_shape) input-layer bias mantissas.  Every state is recorded, so active
+    neuron updates are exact; figures are means over the batch.
+    """
+    from scnn.sim.drive import make_drive
+    from scnn.sim.fast import simulate
+
+    drive = make_drive(net, steps, spikes, bias, reset_interval, reset_offset)
+    res = simulate(net, steps, spikes=spikes, bias=bias, reset_interval=reset_interval,
+                   reset_offset=reset_offset)
+    act = layer_activity(net, res, input_spikes=drive.spikes)
+    first = net.layers[0]
+    spikes_in = spikes is not None and first.neuron is not None
+    out = []
+    for chip in chips:
+        rec = chip_profile(net, act, chip, max_chips, spikes_in)
+        rec.update({"drive": {"steps": steps, "input": spikes is not None,
+                              "bias": bias is not None, "reset_interval": reset_interval,
+                              "reset_offset": reset_offset}})
         out.append(rec)
     return out
 

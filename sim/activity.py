@@ -20,11 +20,19 @@ entries of the column of the chip weights.  ``synapses="nonzero"`` is the defaul
 (NeuroBench's effective SynOps; a zero weight adds nothing), ``"all"`` counts
 every structural synapse.
 
+Graded spikes (sigma-delta kinds) are messages like binary ones: a nonzero payload
+is one spike (one message, ``payload_bits`` wide) and its SynOps touch the same
+synapses (each a multiply-accumulate rather than an add; ``binary_input`` says
+which).  A recurrent layer's SynOps add its own spikes times the fan-out of its
+recurrent synapses (``dense_mask`` of such a layer is the (N, M + N) mask of its
+input and its own synapses).  A delayed dense layer holds ``delay_slots`` pending
+sums per neuron (its delay line: the longest delay + 1).
+
 Neuron updates: every neuron of a layer is updated every step (``neurons * B``
-per step).  An update is *active* when the neuron has anything to do: nonzero u or
-v after the step, or a spike (its v was reset to 0).  Without recorded u and v
-every update counts as active (an upper bound), and ``Activity.active_exact`` is
-False.
+per step).  An update is *active* when the neuron has anything to do: a nonzero
+state after the step (u or v; sigma, act or residue), or a spike (its v was reset
+to 0).  Without the recorded states every update counts as active (an upper
+bound), and ``Activity.active_exact`` is False.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from scnn.hw.errors import ScnnError
-from scnn.sim.network import Conv, Dense, Flatten, Input, Network
+from scnn.sim.network import Conv, Dense, Flatten, Input, Network, RecurrentDense
 
 SYNAPSE_MODES = ("nonzero", "all")
 
@@ -108,15 +116,20 @@ def conv_fan_in(layer: Conv, synapses: str = "nonzero") -> np.ndarray:
 
 
 def dense_mask(layer: Dense, synapses: str = "nonzero") -> np.ndarray:
-    """(N, M) 0/1 synapse mask of the chip weights (nonzero ones, or all)."""
+    """(N, M) 0/1 synapse mask of the chip weights (nonzero ones, or all); (N, M + N) for
+    a recurrent layer: its input synapses, then its own."""
     _check_mode(synapses)
+    w = layer.chip_weight()
+    if isinstance(layer, RecurrentDense):
+        w = np.hstack((w, layer.chip_weight_rec()))
     if synapses == "all":
-        return np.ones(layer.weight.shape, np.int64)
-    return (layer.chip_weight() != 0).astype(np.int64)
+        return np.ones(w.shape, np.int64)
+    return (w != 0).astype(np.int64)
 
 
 def fan_out(layer: Conv | Dense, synapses: str = "nonzero") -> np.ndarray:
-    """Synapses each input neuron reaches, in the layer's input order."""
+    """Synapses each input neuron reaches, in the layer's input order (then the layer's
+    own neurons, for a recurrent layer)."""
     if isinstance(layer, Conv):
         return conv_fan_out(layer, synapses)
     return dense_mask(layer, synapses).sum(axis=0)
@@ -179,6 +192,9 @@ class LayerActivity:
     weights: int
     zero_weights: int
     binary_input: bool
+    neuron: str = "LIF"
+    payload_bits: int = 0
+    delay_slots: int = 0
 
     def updates(self, samples: int) -> np.ndarray:
         """Neuron updates per step, (T,): every neuron every step."""
@@ -242,25 +258,45 @@ def _source_spikes(net: Network, i: int, results: dict, spikes: np.ndarray | Non
 
 
 def _synops(s: np.ndarray, fan: np.ndarray) -> np.ndarray:
-    """(T,) sum over batch and neurons of s[b, n, t] * fan[n] (exact int64)."""
-    flat = s.reshape(s.shape[0], -1, s.shape[-1]).astype(np.int64)
+    """(T,) sum over batch and neurons of [s[b, n, t] != 0] * fan[n] (exact int64): a
+    spike, or a graded spike's nonzero payload, is one message."""
+    flat = (s.reshape(s.shape[0], -1, s.shape[-1]) != 0).astype(np.int64)
     return np.einsum("bnt,n->t", flat, fan.reshape(-1).astype(np.int64))
 
 
-def _active(results: dict, i: int, s: np.ndarray, ndim: int) -> tuple[np.ndarray, bool]:
-    u, v = (results.get(f"layer{i}/{k}") for k in "uv")
-    if u is None or v is None:
+def _active(results: dict, i: int, s: np.ndarray, ndim: int,
+            states: tuple[str, ...]) -> tuple[np.ndarray, bool]:
+    if any(f"layer{i}/{k}" not in results for k in states):
         n = s[0, ..., 0].size
         return np.full(s.shape[-1], n * s.shape[0], np.int64), False
-    u, v = _batched(results, f"layer{i}/u", ndim), _batched(results, f"layer{i}/v", ndim)
-    busy = (u != 0) | (v != 0) | s.astype(bool)
+    busy = s != 0
+    for k in states:
+        busy = busy | (_batched(results, f"layer{i}/{k}", ndim) != 0)
     return busy.reshape(busy.shape[0], -1, busy.shape[-1]).sum(axis=(0, 1)), True
 
 
 def _weight_counts(layer: Conv | Dense) -> tuple[int, int]:
     """(weights, zero weights) as the chip stores them (conv kernel, dense chip weights)."""
-    w = layer.weight if isinstance(layer, Conv) else layer.chip_weight()
+    if isinstance(layer, Conv):
+        w = layer.weight
+    elif isinstance(layer, RecurrentDense):
+        w = np.hstack((layer.chip_weight(), layer.chip_weight_rec()))
+    else:
+        w = layer.chip_weight()
     return int(w.size), int((w == 0).sum())
+
+
+def _layer_synops(net: Network, i: int, results: dict, input_spikes: np.ndarray | None,
+                  s: np.ndarray, synapses: str) -> np.ndarray:
+    """(T,) SynOps into layer i: its input's messages times their fan-out, plus, for a
+    recurrent layer, its own messages times the fan-out of its recurrent synapses."""
+    layer = net.layers[i]
+    fan = fan_out(layer, synapses)
+    n_in = int(np.prod(layer.in_shape))
+    ops = _synops(_source_spikes(net, i, results, input_spikes), fan[:n_in])
+    if isinstance(layer, RecurrentDense):
+        ops = ops + _synops(s, fan[n_in:])
+    return ops
 
 
 def layer_activity(net: Network, results: dict[str, np.ndarray],
@@ -280,22 +316,25 @@ def layer_activity(net: Network, results: dict[str, np.ndarray],
             raise ActivityError(f"layer{i}/s has neuron shape {s.shape[1:-1]}, "
                                 f"network says {layer.shape}")
         samples, steps = s.shape[0], s.shape[-1]
-        active, ok = _active(results, i, s, len(layer.shape) + 1)
+        active, ok = _active(results, i, s, len(layer.shape) + 1, layer.neuron.states)
         exact &= ok
         zeros = np.zeros(steps, np.int64)
         syn = {"synops": zeros, "synops_all": zeros, "synapses": 0, "nonzero_synapses": 0,
                "weights": 0, "zero_weights": 0, "binary_input": False}
         if not isinstance(layer, Input):
-            src = _source_spikes(net, i, results, input_spikes)
             w, zw = _weight_counts(layer)
-            syn = {"synops": _synops(src, fan_out(layer, synapses)),
-                   "synops_all": _synops(src, fan_out(layer, "all")),
+            syn = {"synops": _layer_synops(net, i, results, input_spikes, s, synapses),
+                   "synops_all": _layer_synops(net, i, results, input_spikes, s, "all"),
                    "synapses": int(fan_in(layer, "all").sum()),
                    "nonzero_synapses": int(fan_in(layer, "nonzero").sum()),
-                   "weights": w, "zero_weights": zw, "binary_input": True}
+                   "weights": w, "zero_weights": zw, "binary_input": not net.graded_into(i)}
+        sent = s != 0
+        delays = getattr(layer, "delay", None)
         out.append(LayerActivity(
             index=i, kind=layer.kind, neurons=int(np.prod(layer.shape)),
-            spikes=s.reshape(samples, -1, steps).sum(axis=(0, 1)).astype(np.int64),
+            spikes=sent.reshape(samples, -1, steps).sum(axis=(0, 1)).astype(np.int64),
             active=np.asarray(active, np.int64),
-            spike_map=s.sum(axis=(0, s.ndim - 1)).astype(np.int64), **syn))
+            spike_map=sent.sum(axis=(0, s.ndim - 1)).astype(np.int64),
+            neuron=type(layer.neuron).__name__, payload_bits=layer.neuron.message_bits,
+            delay_slots=0 if delays is None else int(delays.max()) + 1, **syn))
     return Activity(tuple(out), int(samples), int(steps), synapses, exact)

@@ -1,15 +1,18 @@
-"""Fast batched bit-exact simulator: layer by layer over all steps, integer LIF kernel.
+"""Fast batched bit-exact simulator: layer by layer over all steps, integer kernels.
 
-A feed-forward network with Lava's one-step synaptic delay can be run one layer
-at a time: layer i's input at step t is its synapse applied to layer i-1's spikes
-of step t - 1, so once a layer's spikes are known for every step, its successor's
-synapse runs on all of them in one call (batch x steps samples) and the LIF
-dynamics then step through time (``sim.kernels.lif_run``: Lava's integer
-arithmetic, neuron by neuron).  Convolutions run as oneDNN u8 x s8 convolutions
-(exact int32 sums) when the weights fit int8 up to a power of two, else as float
-convolutions exact by the bound on their sums; dense layers are one float matrix
-product, exact by the same bound.  The reference loop and Lava check all of it in
-the tests.
+A network with Lava's one-step synaptic delay can be run one layer at a time:
+layer i's input at step t is its synapse applied to layer i-1's spikes of step
+t - 1 (t - 1 - d through a synapse of delay d), so once a layer's spikes are known
+for every step, its successor's synapse runs on all of them in one call (batch x
+steps samples) and the neuron dynamics then step through time in a compiled kernel
+(``sim.kernels``: Lava's integer arithmetic, neuron by neuron, one kernel per
+neuron family; a recurrent layer also applies its own synapse inside its kernel,
+``kernels.rec_*_run``).  Convolutions of binary spikes run as oneDNN u8 x s8
+convolutions (exact int32 sums) when the weights fit int8 up to a power of two,
+else as float convolutions exact by the bound on their sums; dense layers are one
+float matrix product, exact by the same bound; graded payloads go through float32
+or float64 products chosen by the bound of each call.  The reference loop and Lava
+check all of it in the tests.
 
 Internal layout: a layer's arrays are ``(B, T, *shape)`` in Lava's neuron order
 (``(W, H, C)`` maps, torch sees W as its height axis), so results are returned in
@@ -40,6 +43,7 @@ from scnn.sim.network import (
     Integrator,
     Network,
     Neuron,
+    RecurrentDense,
     Sigma,
     SigmaDelta,
     reset_steps,
@@ -122,6 +126,8 @@ class _ConvSynapse(_OverTime):
         # (C_out, kW, kH, C_in) -> torch (C_out, C_in, kW, kH), flipped; fresh strides
         w = layer.weight.transpose(0, 3, 1, 2)[:, :, ::-1, ::-1].copy()
         self.n_out = int(np.prod(layer.shape))
+        self.out_shape = layer.shape
+        self.weights: dict[torch.dtype, torch.Tensor] = {}  # for payloads, per float type
         self.bound = int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max())
         self.drive_in = min(self.bound, fx.UV_LIMIT)
         self.args = [list(layer.stride), list(layer.padding), list(layer.dilation), layer.groups]
@@ -166,18 +172,29 @@ class _ConvSynapse(_OverTime):
     def graded(self, s: np.ndarray) -> np.ndarray:
         """Payloads (S, W, H, C) int32 -> synaptic input (S, W_out, H_out, C_out) int32: the
         exact integer convolution (float32 below 2**24, float64 below 2**53: Lava's own
-        ``conv_scipy`` sums in float64), wrapped to 24 bits."""
-        bound = self.bound * (int(np.abs(s).max()) if s.size else 0)
+        ``conv_scipy`` sums in float64), wrapped to 24 bits.  Frames without a payload
+        (common: sigma-delta layers send only changes) give 0 without a convolution."""
+        out = np.zeros((len(s),) + self.out_shape, np.int32)
+        live = np.flatnonzero(s.reshape(len(s), -1).any(axis=1))
+        if live.size == 0:
+            return out
+        x = s[live] if live.size < len(s) else s
+        bound = self.bound * int(np.abs(x).max())
         if bound >= FLOAT64_EXACT:
             raise OverflowError(f"graded convolution sums up to {bound} exceed float64's exact "
                                 "integers (Lava's conv_scipy rounds them)")
         dtype = torch.float32 if bound < FLOAT_EXACT else torch.float64
+        if dtype not in self.weights:
+            self.weights[dtype] = self.weight.to(dtype).contiguous(
+                memory_format=torch.channels_last)
         stride, padding, dilation, groups = self.args
-        x = torch.from_numpy(s).permute(0, 3, 1, 2).to(dtype).contiguous()
-        a = F.conv2d(x, self.weight.to(dtype), stride=stride, padding=padding,
-                     dilation=dilation, groups=groups).permute(0, 2, 3, 1)
-        a = a.numpy().astype(np.int64)
-        return np.ascontiguousarray(fx.wrap_signed(a, fx.CONV_BITS).astype(np.int32))
+        xt = torch.from_numpy(x).to(dtype).permute(0, 3, 1, 2)  # channels-last view
+        a = F.conv2d(xt, self.weights[dtype], stride=stride, padding=padding,
+                     dilation=dilation, groups=groups).permute(0, 2, 3, 1).numpy()
+        if bound >= fx.UV_LIMIT and np.abs(a).max() >= fx.UV_LIMIT:
+            a = fx.wrap_signed(a.astype(np.int64), fx.CONV_BITS)
+        out[live] = a
+        return out
 
 
 class _DenseSynapse(_OverTime):
@@ -218,22 +235,29 @@ class _DenseSynapse(_OverTime):
     def graded(self, s: np.ndarray) -> np.ndarray:
         """Payloads (S, M) int32 -> synaptic input (S, N) int32, as Lava's graded paths:
         Dense's int32 dot product (wraps) then the arithmetic shift by ``weight_exp``;
-        DelayDense's int64 sum of int32 products, shifted, then wrapped."""
-        s_max = int(np.abs(s).max()) if s.size else 0
+        DelayDense's int64 sum of int32 products, shifted, then wrapped.  Rows without a
+        payload give 0 without a product."""
+        out = np.zeros((len(s), self.n_out), np.int32)
+        live = np.flatnonzero(s.any(axis=1))
+        if live.size == 0:
+            return out
+        x = s[live] if live.size < len(s) else s
+        s_max = int(np.abs(x).max())
         bound = self.rows * s_max
         if self.delayed and self.w_max * s_max >= INT32:  # products wrap: Lava's own way
             w = self.weight_t.numpy().T.astype(np.int32)
-            a = np.stack([(w * row.astype(np.int32)).sum(axis=1, dtype=np.int64) for row in s]) \
-                if len(s) else np.zeros((0, w.shape[0]), np.int64)
+            a = np.stack([(w * row.astype(np.int32)).sum(axis=1, dtype=np.int64) for row in x])
         elif bound < FLOAT64_EXACT:
             dtype = torch.float32 if bound < FLOAT_EXACT else torch.float64
-            a = (torch.from_numpy(s).to(dtype) @ self.weight_t.to(dtype)).numpy()
+            a = (torch.from_numpy(x).to(dtype) @ self.weight_t.to(dtype)).numpy()
             a = a.astype(np.int64)
         else:  # exact in int64 (slow, and only for absurd payloads)
-            a = s.astype(np.int64) @ self.weight_t.numpy().astype(np.int64)
-        if not self.delayed:
+            a = x.astype(np.int64) @ self.weight_t.numpy().astype(np.int64)
+        if bound >= INT32 and not self.delayed:
             a = fx.wrap32(a)
-        return fx.wrap32(fx.shift_signed(a, self.exp)).astype(np.int32)
+        a = fx.shift_signed(a, self.exp)
+        out[live] = fx.wrap32(a) if bound >= INT32 or self.exp > 0 else a
+        return out
 
 
 
@@ -296,12 +320,25 @@ def _synapse_of(layer: Input | Conv | Dense
     return _SYNAPSES[layer]
 
 
+class _Recurrence:
+    """A ``RecurrentDense`` layer's own synapse for the kernels that step it through time:
+    (N, N) int64 chip weights, the shift, whether it reads payloads."""
+
+    def __init__(self, layer: Input | Conv | Dense, graded: bool) -> None:
+        self.on = isinstance(layer, RecurrentDense)
+        self.w = layer.chip_weight_rec().astype(np.int64) if self.on else None
+        self.exp = layer.weight_exp if self.on else 0
+        self.graded = graded
+
+
 class _LifLayer:
     """One LIF layer's constants: synapse, decay factors, threshold, effective bias."""
 
-    def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray) -> None:
+    def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray,
+                 rec: _Recurrence) -> None:
         neuron: LIF | Integrator = layer.neuron
         self.shape = layer.shape
+        self.rec = rec
         self.synapse = _synapse_of(layer)
         self.fu = fx.DECAY_UNITY - neuron.du - fx.DU_OFFSET
         self.fv = fx.DECAY_UNITY - neuron.dv - fx.DV_OFFSET
@@ -314,8 +351,13 @@ class _LifLayer:
             out: dict[str, np.ndarray]) -> None:
         """LIF over all steps; writes the (B, T, N) arrays in ``out`` (s uint8 always, u/v
         int32 when present)."""
-        kernels.lif_run(a_in, delay, bias, self.fu, self.fv, self.vth, self.resets, out["s"],
-                        out.get("u", _EMPTY), out.get("v", _EMPTY))
+        u, v = out.get("u", _EMPTY), out.get("v", _EMPTY)
+        if self.rec.on:
+            kernels.rec_lif_run(a_in, self.rec.w, self.rec.exp, self.rec.graded, bias, self.fu,
+                                self.fv, self.vth, self.resets, out["s"], u, v)
+        else:
+            kernels.lif_run(a_in, delay, bias, self.fu, self.fv, self.vth, self.resets,
+                            out["s"], u, v)
 
 
 class _SdnLayer:
@@ -325,9 +367,11 @@ class _SdnLayer:
     KINDS = {Delta: kernels.SDN_DELTA, SigmaDelta: kernels.SDN_SIGMA_DELTA,
              Sigma: kernels.SDN_SIGMA}
 
-    def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray) -> None:
+    def __init__(self, layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray,
+                 rec: _Recurrence) -> None:
         neuron: Delta | SigmaDelta | Sigma = layer.neuron
         self.shape = layer.shape
+        self.rec = rec
         self.synapse = _synapse_of(layer)
         self.kind = self.KINDS[type(neuron)]
         k = getattr(neuron, "spike_exp", 0) + getattr(neuron, "state_exp", 0)
@@ -342,9 +386,13 @@ class _SdnLayer:
             out: dict[str, np.ndarray]) -> None:
         """The kernel over all steps; writes the (B, T, N) int32 arrays in ``out`` (s always,
         sigma/act/residue when present)."""
-        kernels.sdn_run(a_in, delay, bias, self.vth, self.in_shift, self.state_exp, self.kind,
-                        out["s"], out.get("sigma", _EMPTY), out.get("act", _EMPTY),
-                        out.get("residue", _EMPTY))
+        states = (out.get("sigma", _EMPTY), out.get("act", _EMPTY), out.get("residue", _EMPTY))
+        if self.rec.on:
+            kernels.rec_sdn_run(a_in, self.rec.w, self.rec.exp, self.rec.graded, bias, self.vth,
+                                self.in_shift, self.state_exp, self.kind, out["s"], *states)
+        else:
+            kernels.sdn_run(a_in, delay, bias, self.vth, self.in_shift, self.state_exp,
+                            self.kind, out["s"], *states)
 
 
 # neuron kind -> the fast simulator's layer runner
@@ -352,10 +400,11 @@ NEURON_LAYERS: dict[type, type] = {LIF: _LifLayer, Integrator: _LifLayer, Delta:
                                    SigmaDelta: _SdnLayer, Sigma: _SdnLayer}
 
 
-def _runner(layer: Input | Conv | Dense, bias: np.ndarray, resets: np.ndarray
+def _runner(net: Network, i: int, bias: np.ndarray, resets: np.ndarray
             ) -> _LifLayer | _SdnLayer:
+    layer = net.layers[i]
     neuron: Neuron = layer.neuron
-    return NEURON_LAYERS[type(neuron)](layer, bias, resets)
+    return NEURON_LAYERS[type(neuron)](layer, bias, resets, _Recurrence(layer, net.graded_into(i)))
 
 
 class _Plan:
@@ -373,7 +422,7 @@ class _Plan:
             bias = np.asarray(layer.neuron.bias)[None]
             if i == 0 and drive.bias is not None:
                 bias = drive.bias
-            self.layers[i] = _runner(layer, bias, mask)
+            self.layers[i] = _runner(net, i, bias, mask)
 
     def chunk(self) -> int:
         """Samples per chunk so the layers' arrays of all steps stay within ``CHUNK_BYTES``

@@ -128,6 +128,23 @@ def _abs32(x: int) -> int:
     return _i32(-x) if x < 0 else x
 
 
+@nb.njit(inline="always")
+def _sdn_step(kind: int, a: int, sigma: int, act: int, res: int, bias: int, vth: int,
+              in_shift: int, state_exp: int) -> tuple[int, int, int, int]:
+    """One sigma-delta neuron, one step: (payload, sigma, act, residue), int32 wraps."""
+    if kind == SDN_SIGMA:
+        sigma = _i32(sigma + a)
+        return sigma, sigma, act, res
+    if kind == SDN_DELTA:
+        x = _i32(a << in_shift)
+    else:
+        sigma = _i32(sigma + a)
+        x = max(_i32(sigma + bias), _ZERO)
+    delta = _i32(_i32(x - act) + res)
+    q = delta if _abs32(delta) >= vth else _ZERO
+    return _i32(q >> state_exp), sigma, x, _i32(delta - q)
+
+
 @nb.njit(parallel=True, nogil=True, cache=True)
 def sdn_run(a_in, delay, bias, vth, in_shift, state_exp, kind,  # noqa: PLR0913
             s_out, sigma_out, act_out, res_out):
@@ -154,29 +171,131 @@ def sdn_run(a_in, delay, bias, vth, in_shift, state_exp, kind,  # noqa: PLR0913
         act = np.zeros(n1 - n0, np.int32)
         res = np.zeros(n1 - n0, np.int32)
         bi = bias[b * b_step, n0:n1]
+        a = np.zeros(n1 - n0, np.int32)
         for t in range(n_t):
             ta = t - delay
-            live = 0 <= ta < n_ta
+            if 0 <= ta < n_ta:
+                ai = a_in[b, ta, n0:n1]
+                for k in range(n1 - n0):
+                    a[k] = _i32(ai[k])
+            else:
+                a[:] = 0
             so = s_out[b, t, n0:n1]
-            for k in range(n1 - n0):
-                a = _i32(a_in[b, ta, n0 + k]) if live else _ZERO
-                if kind == SDN_SIGMA:
-                    sigma[k] = _i32(sigma[k] + a)
-                    so[k] = sigma[k]
-                    continue
-                if kind == SDN_DELTA:
-                    x = _i32(a << in_shift)
-                else:
-                    sigma[k] = _i32(sigma[k] + a)
-                    x = max(_i32(sigma[k] + bi[k]), _ZERO)
-                delta = _i32(_i32(x - act[k]) + res[k])
-                q = delta if _abs32(delta) >= vth else _ZERO
-                res[k] = _i32(delta - q)
-                act[k] = x
-                so[k] = q >> state_exp
+            if kind == SDN_SIGMA:  # one loop per kind, so each vectorises
+                for k in range(n1 - n0):
+                    so[k], sigma[k], act[k], res[k] = _sdn_step(
+                        SDN_SIGMA, a[k], sigma[k], act[k], res[k], bi[k], vth, in_shift,
+                        state_exp)
+            elif kind == SDN_DELTA:
+                for k in range(n1 - n0):
+                    so[k], sigma[k], act[k], res[k] = _sdn_step(
+                        SDN_DELTA, a[k], sigma[k], act[k], res[k], bi[k], vth, in_shift,
+                        state_exp)
+            else:
+                for k in range(n1 - n0):
+                    so[k], sigma[k], act[k], res[k] = _sdn_step(
+                        SDN_SIGMA_DELTA, a[k], sigma[k], act[k], res[k], bi[k], vth, in_shift,
+                        state_exp)
             if rec_sigma:
                 sigma_out[b, t, n0:n1] = sigma
             if rec_act:
                 act_out[b, t, n0:n1] = act
             if rec_res:
                 res_out[b, t, n0:n1] = res
+
+
+@nb.njit(inline="always")
+def _rec_input(w, exp, graded, s, active, n_active, ext, b, ta) -> np.ndarray:
+    """``wrap32(ext + dense_rec(s))`` per neuron: Lava's recurrent Dense on the layer's own
+    spikes s (the ``active`` indices are nonzero): binary, an int64 sum of weights,
+    shifted, wrapped; graded, the int32 dot product (wraps), then shifted.  ``ext[b, ta]``
+    is the external input due (none when ``ta < 0``)."""
+    out = np.empty(w.shape[0], np.int32)
+    for n in range(w.shape[0]):
+        total = 0
+        for j in range(n_active):
+            m = active[j]
+            total += w[n, m] * (s[m] if graded else 1)
+        if graded:
+            total = _i32(total)
+        rec = _i32(total << exp) if exp > 0 else _i32(total >> -exp)
+        out[n] = _i32(_i32(ext[b, ta, n]) + rec) if ta >= 0 else rec
+    return out
+
+
+@nb.njit(inline="always")
+def _active(s, active) -> int:
+    """Indices of the nonzero entries of s into ``active``; returns their count."""
+    k = 0
+    for m in range(s.size):
+        if s[m] != 0:
+            active[k] = m
+            k += 1
+    return k
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def rec_lif_run(ext, w_rec, exp, graded, bias, fu, fv, vth, resets,  # noqa: PLR0913
+                s_out, u_out, v_out):
+    """A recurrent LIF layer (``RecurrentDense``) stepped through time, samples in parallel.
+
+    ext (B, T, N): the external synapse's output of step t, delivered at t + 1; w_rec
+    (N, N) int64 chip weights, shift ``exp``; ``graded``: the recurrent synapse reads
+    payloads (else nonzero counts as 1).  Other arguments as ``lif_run`` (delay 1).
+    """
+    n_b, n_t, n = s_out.shape
+    b_step = 1 if bias.shape[0] > 1 else 0
+    rec_u, rec_v = u_out.shape[0] > 0, v_out.shape[0] > 0
+    fu, fv, vth = _i32(fu), _i32(fv), _i32(vth)
+    for b in nb.prange(n_b):
+        u = np.zeros(n, np.int32)
+        v = np.zeros(n, np.int32)
+        s = np.zeros(n, np.int32)
+        active = np.zeros(n, np.int64)
+        bi = bias[b * b_step]
+        for t in range(n_t):
+            if resets[t]:
+                u[:] = 0
+                v[:] = 0
+            a = _rec_input(w_rec, exp, graded, s, active, _active(s, active), ext, b, t - 1)
+            for k in range(n):
+                u[k] = _wrap_once(_i32(_rtz_decay(u[k], fu) + _i32(a[k] << _ACT)))
+                y = min(max(_i32(_i32(_rtz_decay(v[k], fv) + u[k]) + bi[k]), _V_MIN), _V_MAX)
+                spike = y > vth
+                v[k] = _ZERO if spike else y
+                s[k] = spike
+                s_out[b, t, k] = spike
+            if rec_u:
+                u_out[b, t] = u
+            if rec_v:
+                v_out[b, t] = v
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def rec_sdn_run(ext, w_rec, exp, graded, bias, vth, in_shift, state_exp, kind,  # noqa: PLR0913
+                s_out, sigma_out, act_out, res_out):
+    """A recurrent sigma-delta layer stepped through time (see ``rec_lif_run``, ``sdn_run``)."""
+    n_b, n_t, n = s_out.shape
+    b_step = 1 if bias.shape[0] > 1 else 0
+    rec_sigma, rec_act, rec_res = sigma_out.shape[0] > 0, act_out.shape[0] > 0, \
+        res_out.shape[0] > 0
+    vth = _i32(vth)
+    for b in nb.prange(n_b):
+        sigma = np.zeros(n, np.int32)
+        act = np.zeros(n, np.int32)
+        res = np.zeros(n, np.int32)
+        s = np.zeros(n, np.int32)
+        active = np.zeros(n, np.int64)
+        bi = bias[b * b_step]
+        for t in range(n_t):
+            a = _rec_input(w_rec, exp, graded, s, active, _active(s, active), ext, b, t - 1)
+            for k in range(n):
+                s[k], sigma[k], act[k], res[k] = _sdn_step(
+                    kind, a[k], sigma[k], act[k], res[k], bi[k], vth, in_shift, state_exp)
+                s_out[b, t, k] = s[k]
+            if rec_sigma:
+                sigma_out[b, t] = sigma
+            if rec_act:
+                act_out[b, t] = act
+            if rec_res:
+                res_out[b, t] = res

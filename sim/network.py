@@ -438,7 +438,44 @@ class Dense:
         return fx.dense_chip_weights(self.weight, self.num_weight_bits)
 
 
-Layer = Input | Conv | Flatten | Dense
+@dataclass(frozen=True, eq=False)
+class RecurrentDense(Dense):
+    """Dense synapse plus a recurrent one from the layer's own spikes (netx's ``dense_rec``,
+    its ``RecurrentDense`` block: two Lava ``Dense`` synapses into one neuron input).
+
+    ``a[t] = wrap32(dense(s_in[t-1]) + shift(W_rec_chip @ s[t-1], weight_exp))``: the
+    layer's spikes of step t reach its own input at t + 1.  ``weight_rec`` (N, N) shares
+    ``weight_exp`` and ``num_weight_bits`` (netx optimises both matrices jointly); its chip
+    weights follow its own sign mode.  The recurrent synapse reads spikes with the
+    layer's *input* message bits (netx's wiring): graded payloads of a layer fed binary
+    spikes count as 1.  No delays (netx drops ``weight_exp`` and reuses the input delays
+    for the recurrent synapse there).
+    """
+
+    weight_rec: np.ndarray | None = None
+    kind: ClassVar[str] = "dense_rec"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.weight_rec is None:
+            raise NetworkError("recurrent dense layer needs weight_rec")
+        w = _frozen_int_array(self.weight_rec, "recurrent weight")
+        if w.shape != self.shape * 2:
+            raise NetworkError(f"recurrent weight {w.shape} != (out, out) {self.shape * 2}")
+        if w.size and np.abs(w).max() > INT32_MAX:
+            raise NetworkError("recurrent weights exceed int32")
+        fx.truncated_weight_bits(self.num_weight_bits, fx.weight_sign_mode(w))
+        if self.delay is not None:
+            raise NetworkError("delays on a recurrent layer: netx drops weight_exp and "
+                               "reuses the input delays for the recurrent synapse there")
+        _set(self, "weight_rec", w)
+
+    def chip_weight_rec(self) -> np.ndarray:
+        """The (N, N) recurrent weights Lava's Dense model multiplies with."""
+        return fx.dense_chip_weights(self.weight_rec, self.num_weight_bits)
+
+
+Layer = Input | Conv | Flatten | Dense | RecurrentDense
 
 
 @dataclass(frozen=True, eq=False)

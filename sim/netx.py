@@ -41,6 +41,7 @@ from scnn.sim.network import (
     Layer,
     Network,
     Neuron,
+    RecurrentDense,
     Shape,
     Sigma,
     SigmaDelta,
@@ -232,9 +233,28 @@ def _read_dense(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Dense:
                  delay=_read_delay(group, w.shape))
 
 
+def _read_dense_rec(group: h5py.Group, prev: Shape | None, spike_exp: int) -> RecurrentDense:
+    """netx's ``create_dense(rec=True)``: both matrices optimised jointly (one bit count and
+    exponent), split back by columns."""
+    n_out = int(np.prod(np.asarray(group["shape"][()])))
+    w, w_rec = _ints(group["weight"]), _ints(group["weight_rec"])
+    w = w.reshape(n_out, -1) if w.ndim == 1 else w
+    w_rec = w_rec.reshape(n_out, -1) if w_rec.ndim == 1 else w_rec
+    if w_rec.shape != (n_out, n_out) or w.shape[0] != n_out:
+        raise NetxError(f"weight {w.shape} and weight_rec {w_rec.shape} do not fit "
+                        f"{n_out} neurons")
+    joint, bits, exp = netx_dense_weights(np.hstack((w, w_rec)))
+    return RecurrentDense(in_shape=prev if prev is not None else (w.shape[1],), shape=(n_out,),
+                          weight=joint[:, :w.shape[1]], weight_exp=exp, num_weight_bits=bits,
+                          neuron=_with_file_bias(_read_neuron(group, spike_exp, integrator=True),
+                                                 group),
+                          delay=_read_delay(group, w.shape), weight_rec=joint[:, w.shape[1]:])
+
+
 Reader = Callable[[h5py.Group, "Shape | None", int], Layer]
 READERS: dict[str, Reader] = {"input": _read_input, "conv": _read_conv,
-                              "flatten": _read_flatten, "dense": _read_dense}
+                              "flatten": _read_flatten, "dense": _read_dense,
+                              "dense_rec": _read_dense_rec}
 
 
 def read_netx(path: str | Path, input_shape: Shape | None = None,
@@ -390,12 +410,14 @@ def dense_file_weights(layer: Dense) -> np.ndarray:
     return w
 
 
-def _write_dense(group: h5py.Group, layer: Dense) -> None:
-    _put_text(group, "type", "dense")
+def _write_dense_group(group: h5py.Group, layer: Dense, kind: str,
+                       weights: dict[str, np.ndarray]) -> None:
+    _put_text(group, "type", kind)
     group.create_dataset("shape", data=np.array([layer.shape[0], 1, 1], np.int64))
     group.create_dataset("inFeatures", data=np.int64(layer.in_shape[0]))
     group.create_dataset("outFeatures", data=np.int64(layer.shape[0]))
-    _put(group, "weight", dense_file_weights(layer))
+    for name, w in weights.items():
+        _put(group, name, np.ascontiguousarray(w))
     if layer.delay is not None:
         group.create_dataset("delay", data=layer.delay)
     if layer.neuron.has_bias:
@@ -403,9 +425,25 @@ def _write_dense(group: h5py.Group, layer: Dense) -> None:
     _write_neuron(group, layer.neuron)
 
 
+def _write_dense(group: h5py.Group, layer: Dense) -> None:
+    _write_dense_group(group, layer, "dense", {"weight": dense_file_weights(layer)})
+
+
+def _write_dense_rec(group: h5py.Group, layer: RecurrentDense) -> None:
+    """Both matrices from one joint file matrix, so netx's joint optimisation gives back the
+    layer's bit count and exponent."""
+    n_in = layer.in_shape[0]
+    joint = Dense((n_in + layer.shape[0],), layer.shape,
+                  np.hstack((layer.weight, layer.weight_rec)), layer.weight_exp,
+                  layer.num_weight_bits, layer.neuron)
+    w = dense_file_weights(joint)
+    _write_dense_group(group, layer, "dense_rec", {"weight": w[:, :n_in],
+                                                   "weight_rec": w[:, n_in:]})
+
+
 WRITERS: dict[str, Callable[[h5py.Group, Layer], None]] = {
     "input": _write_input, "conv": _write_conv, "flatten": _write_flatten,
-    "dense": _write_dense}
+    "dense": _write_dense, "dense_rec": _write_dense_rec}
 
 
 def write_netx(net: Network, path: str | Path) -> Path:

@@ -5,12 +5,13 @@ Per inference (sample), as NeuroBench names them:
 * ``effective_acs``: synaptic operations of layers whose inputs are spikes, counting
   a spike times each nonzero weight it reaches (NeuroBench binarises inputs and
   weights): ``sum_{layers, t} synops[t] / samples``.
-* ``effective_macs``: the same for layers with non-binary inputs.  Every synapse of
-  this network receives binary spikes (graded spikes are not modelled), so this is
-  0.  The input layer's bias drive is NOT counted as MACs: on Loihi the bias is
-  added inside the neuron update (one add per neuron per step, counted in
-  ``neuron_updates``), not by a synapse; a CNN twin's first layer MACs appear in
-  the conventional baseline (``hw.energy.conventional_energy``) instead.
+* ``effective_macs``: the same for layers with non-binary inputs (graded spikes of
+  sigma-delta layers: each message multiplies its payload into every synapse it
+  reaches); 0 for a binary LIF network.  The input layer's bias drive is NOT
+  counted as MACs: on Loihi the bias is added inside the neuron update (one add
+  per neuron per step, counted in ``neuron_updates``), not by a synapse; a CNN
+  twin's first layer MACs appear in the conventional baseline
+  (``hw.energy.conventional_energy``) instead.
 * ``dense_synops``: every synapse every step, ``sum_layers synapses * steps``
   (synapses = weight entries times output positions inside the borders).
 * ``activation_sparsity``: zero outputs / all outputs over neuron layers, steps and

@@ -25,6 +25,7 @@ from scnn.sim.network import (
     Input,
     Integrator,
     Network,
+    RecurrentDense,
     Sigma,
     SigmaDelta,
     reset_steps,
@@ -128,26 +129,28 @@ def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
     return out
 
 
+def _dense_sum(s: np.ndarray, w: np.ndarray, e: int, graded: bool, delayed: bool) -> np.ndarray:
+    """Lava's dense sums of weights w (N, M) over spikes or payloads s (M,), as int32:
+    binary, the int64 sum of the weights of spiking inputs, shifted, wrapped; graded Dense,
+    the int32 dot product (wraps), then shifted; graded DelayDense, the int64 sum of int32
+    products (each wraps), shifted, wrapped."""
+    a = np.zeros(w.shape[0], np.int64)
+    for n in range(w.shape[0]):
+        if not graded:
+            total = sum(int(w[n, m]) for m in range(w.shape[1]) if s[m])
+        elif not delayed:
+            total = _wrap(sum(int(w[n, m]) * int(s[m]) for m in range(w.shape[1])), 32)
+        else:
+            total = sum(_wrap(int(w[n, m]) * int(s[m]), 32) for m in range(w.shape[1]))
+        a[n] = _wrap(total << e if e > 0 else total >> -e, 32)
+    return a
+
+
 def dense_synapse(s: np.ndarray, layer: Dense, graded: bool = False) -> dict[int, np.ndarray]:
-    """Lava's dense synapse as int32, per delay d (``{0: a}`` without delays): what the
-    spikes s produce for delivery ``1 + d`` steps later.  Binary spikes: the int64 sum of
-    the chip weights of spiking inputs, shifted, wrapped.  Graded, Dense: the int32 dot
-    product of weights and payloads (wraps), then shifted.  Graded, DelayDense: the int64
-    sum of int32 products (each wraps), shifted, wrapped."""
-    out, e = {}, layer.weight_exp
-    for d in layer.delays:
-        w = layer.delay_weight(d)
-        a = np.zeros(layer.shape, np.int64)
-        for n in range(layer.shape[0]):
-            if not graded:
-                total = sum(int(w[n, m]) for m in range(layer.in_shape[0]) if s[m])
-            elif layer.delay is None:
-                total = _wrap(sum(int(w[n, m]) * int(s[m]) for m in range(layer.in_shape[0])), 32)
-            else:
-                total = sum(_wrap(int(w[n, m]) * int(s[m]), 32) for m in range(layer.in_shape[0]))
-            a[n] = _wrap(total << e if e > 0 else total >> -e, 32)
-        out[d] = a
-    return out
+    """Lava's dense synapse per delay d (``{0: a}`` without delays): what the spikes s
+    produce for delivery ``1 + d`` steps later (see ``_dense_sum``)."""
+    return {d: _dense_sum(s, layer.delay_weight(d), layer.weight_exp, graded,
+                          layer.delay is not None) for d in layer.delays}
 
 
 class _Sample:
@@ -202,6 +205,10 @@ class _Sample:
             for d, a in new.items():
                 line[d] = _wrap(line[d] + a, 32)  # Lava's int32 delay buffer
             prev = spikes[i] = self.neuron_layer(i, a_in, t)
+            if isinstance(layer, RecurrentDense):  # its own spikes, due next step
+                own = _dense_sum(prev, layer.chip_weight_rec(), layer.weight_exp,
+                                 self.net.graded_into(i), False)
+                line[0] = _wrap(line[0] + own, 32)
         return spikes
 
 

@@ -20,7 +20,18 @@ from scnn.sim.activity import (
     layer_activity,
     unflatten_order,
 )
-from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, conv_output_shape
+from scnn.sim.network import (
+    LIF,
+    Conv,
+    Delta,
+    Dense,
+    Flatten,
+    Input,
+    Network,
+    RecurrentDense,
+    SigmaDelta,
+    conv_output_shape,
+)
 from scnn.sim.netx import netx_dense_weights
 from scnn.sim.neurobench import footprint_bytes, neurobench_metrics
 
@@ -164,3 +175,40 @@ def test_flatten_order_round_trip() -> None:
     flat = flatten_order(x)
     assert flat[1, 2 * 4 * 3 + 1 * 3 + 2] == x[1, 2, 1, 2]  # c*H*W + h*W + w
     assert np.array_equal(unflatten_order(flat, (3, 4, 5)), x)
+
+
+def _loihi2_net() -> Network:
+    """Delta input -> dense SigmaDelta with delays -> recurrent LIF (graded input)."""
+    rng = np.random.default_rng(8)
+    w1, b1, e1 = netx_dense_weights(rng.integers(-90, 90, (6, 4)) * (rng.random((6, 4)) < .7))
+    delayed = Dense((4,), (6,), w1, e1, b1, SigmaDelta(0, spike_exp=3),
+                    delay=rng.integers(0, 4, (6, 4)))
+    w2, b2, e2 = netx_dense_weights(rng.integers(-90, 90, (5, 6 + 5)) * (rng.random((5, 11)) < .6))
+    rec = RecurrentDense((6,), (5,), w2[:, :6], e2, b2, LIF(1000, 100, 2), weight_rec=w2[:, 6:])
+    return Network((Input((4,), Delta(1, spike_exp=3)), delayed, rec), (4,))
+
+
+def test_graded_delayed_recurrent_counts_by_hand() -> None:
+    """Messages are nonzero payloads; SynOps = messages x nonzero synapses reached, with a
+    recurrent layer's own messages through its recurrent weights; graded inputs are MACs."""
+    net = _loihi2_net()
+    x = np.random.default_rng(9).integers(-50, 50, (2, 4, 12))
+    res = fast.simulate(net, 12, spikes=x)
+    act = layer_activity(net, res)
+    s0, s1, s2 = (res[f"layer{i}/s"] != 0 for i in (0, 1, 2))
+    w1 = net.layers[1].chip_weight() != 0
+    w2, w2r = net.layers[2].chip_weight() != 0, net.layers[2].chip_weight_rec() != 0
+    want1 = [sum(int(w1[n, m]) * int(s0[b, m, t]) for b in range(2) for n in range(6)
+                 for m in range(4)) for t in range(12)]
+    want2 = [sum(int(w2[n, m]) * int(s1[b, m, t]) for b in range(2) for n in range(5)
+                 for m in range(6)) + sum(int(w2r[n, m]) * int(s2[b, m, t]) for b in range(2)
+                                          for n in range(5) for m in range(5))
+             for t in range(12)]
+    assert act.layers[1].synops.tolist() == want1 and act.layers[2].synops.tolist() == want2
+    assert act.layers[0].spikes.sum() == s0.sum() > 0
+    assert [x.binary_input for x in act.layers[1:]] == [False, False]
+    assert [x.payload_bits for x in act.layers] == [16, 16, 0]
+    assert [x.delay_slots for x in act.layers] == [0, 4, 0]
+    assert act.layers[2].synapses == 5 * 11 and act.active_exact
+    nb = neurobench_metrics(act, net)
+    assert nb["effective_macs"] == (sum(want1) + sum(want2)) / 2 and nb["effective_acs"] == 0

@@ -10,7 +10,7 @@ import pytest
 from scnn.hw.chips import LOIHI1, LOIHI2
 from scnn.hw.errors import HardwareRuleError
 from scnn.hw.mapping import map_network, synapse_bytes
-from scnn.sim.network import LIF, Conv, Dense, Input, Network
+from scnn.sim.network import LIF, Conv, Dense, Input, Network, RecurrentDense
 
 NEURON = LIF(4095, 0, 10)
 
@@ -108,3 +108,19 @@ def test_shared_conv_weights_need_less_memory() -> None:
     shared = map_network(net, LOIHI1, conv_memory="shared")
     assert shared.layers[1].synapse_bytes_per_core == 8 * math.ceil(16 * 3 * 3 * 8 / 7)
     assert shared.layers[1].cores <= expanded.layers[1].cores
+
+
+def test_delays_widen_synapses_and_recurrent_synapses_count() -> None:
+    """A delayed layer's synapses carry 6 delay bits (15 bits on Loihi 2: 8 synapses in 15
+    bytes); a recurrent layer stores its own synapses and its neurons reach its own cores."""
+    w = np.full((2, 8), 2)
+    plain = map_network(_dense_net(8, w), LOIHI2).layers[1]
+    delayed = Dense((8,), (2,), w, 0, 8, NEURON, delay=np.ones((2, 8), int))
+    slow = map_network(Network((Input((8,), LIF(0, 0, 1)), delayed), (8,)), LOIHI2).layers[1]
+    assert (plain.synapse_bytes_per_core, slow.synapse_bytes_per_core) == (18, 30)
+    assert synapse_bytes(LOIHI1, 7, 15) == 16  # Loihi 1 words: 4 fifteen-bit synapses each
+    rec = RecurrentDense((8,), (2,), w, 0, 8, NEURON, weight_rec=np.array([[0, 2], [2, 2]]))
+    m = map_network(Network((Input((8,), LIF(0, 0, 1)), rec), (8,)), LOIHI1)
+    assert m.layers[1].synapses == 16 + 3 and m.layers[1].input_axons_per_core == 8 + 2
+    assert m.layers[1].dest_cores.tolist() == [1, 1]  # each reaches its own (one) core
+    assert m.layers[0].dest_cores.tolist() == [1] * 8

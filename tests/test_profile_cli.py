@@ -82,3 +82,46 @@ def test_profile_errors_are_one_line(tiny_net: Path, mini_fsdd: Path, tmp_path: 
                "--json", str(out))
     assert res.returncode == 2 and res.stderr.startswith("error: ") and "loihi3" in res.stderr
     assert "Traceback" not in res.stderr and not out.exists()
+
+
+def test_profile_driven_by_arrays(lava_gts: Path, tmp_path: Path) -> None:
+    """No model card: PilotNet SDNN driven by its frames, PilotNet LIF by its image bias
+    (reproducing the Loihi 2 calibration run's 73 cores and 1.09 mJ)."""
+    d = lava_gts / "pilotnet_sdnn"
+    frames = tmp_path / "frames.npy"
+    np.save(frames, np.repeat(np.load(d / "input.npy"), 9, axis=-1))
+    out = tmp_path / "sdnn.json"
+    res = scnn("profile", str(d / "network.net"), "--input", str(frames), "--steps", "9",
+               "--json", str(out))
+    assert res.returncode == 0, res.stderr
+    rec = json.loads(out.read_text())
+    assert KEYS <= set(rec) and rec["samples"] == 1 and rec["steps"] == 9
+    kinds = [(x["neuron"], x["payload_bits"], x["binary_input"]) for x in rec["layers"]]
+    assert kinds[0] == ("Delta", 16, False) and kinds[-1] == ("Sigma", 16, False)
+    assert rec["neurobench"]["effective_macs"] == rec["synops"] > 0
+    assert rec["neurobench"]["effective_acs"] == 0
+    lif = tmp_path / "lif.json"
+    res = scnn("profile", str(lava_gts / "pilotnet_lif" / "network.net"), "--bias",
+               str(lava_gts / "pilotnet_lif" / "image.npy"), "--steps", "16",
+               "--reset-interval", "16", "--json", str(lif))
+    assert res.returncode == 0, res.stderr
+    rec = json.loads(lif.read_text())
+    assert rec["cores"] == 73 and rec["energy_uj"]["dynamic"] == pytest.approx(1090, rel=1e-3)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--input", "{x}"], "--steps is required with --input/--bias"),
+    (["--input", "{x}", "--steps", "3", "--data", "{x}"], "--data/--limit drive a model"),
+    (["--steps", "3"], "--steps/--reset-interval go with --input/--bias"),
+    (["--input", "{x}", "--steps", "3", "--spike-exp", "9"], "--spike-exp 9"),
+    (["--input", "{x}", "--steps", "4"], "x 4 steps"),
+])
+def test_profile_array_mode_errors(lava_gts: Path, tmp_path: Path, args: list[str],
+                                   needle: str) -> None:
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((100, 33, 3, 3), np.int32))
+    out = tmp_path / "p.json"
+    res = scnn("profile", str(lava_gts / "pilotnet_sdnn" / "network.net"),
+               *[a.format(x=x) for a in args], "--json", str(out))
+    assert res.returncode == 2 and res.stderr.startswith("error: ") and needle in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -1,4 +1,7 @@
-"""``scnn profile``: activity, cores, energy and latency of an exported network per chip.
+"""``scnn profile``: activity, cores, energy and latency of a network per chip.
+
+Driven by a model card's audio (an exported network), or by ``--input``/``--bias``
+arrays exactly as ``scnn sim`` drives any network (no model card or audio needed).
 
 Output JSON: for ``--chip loihi1`` or ``--chip loihi2`` one profile object (keys
 ``chip``, ``chips``, ``cores``, ``synops``, ``neuron_updates``, ``spikes``,
@@ -28,8 +31,28 @@ def _write_json(out: Path, obj: object) -> None:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
+def _arrays_profile(net: Path, names: tuple[str, ...], spikes: Path | None, bias: Path | None,
+                    steps: int | None, reset_interval: int | None, reset_offset: int,
+                    spike_exp: int, max_chips: int) -> list[dict]:
+    """``--input``/``--bias`` mode: the arrays drive the network as in ``scnn sim``."""
+    from scnn.commands.sim import SimConfig, load_array
+    from scnn.profile import profile_arrays
+    from scnn.sim.netx import read_netx
+
+    if steps is None:
+        raise ScnnError("--steps is required with --input/--bias")
+    SimConfig(net=net, steps=steps, out=Path("unused.npz"), spike_exp=spike_exp)  # validates
+    recs = profile_arrays(read_netx(net, spike_exp=spike_exp), steps,
+                          load_array(spikes, "input spikes"), load_array(bias, "input bias"),
+                          names, reset_interval, reset_offset, max_chips)
+    for r in recs:
+        r["network"] = str(net)
+    return recs
+
+
 def profile(
-    net: Path = typer.Argument(..., help="Exported NetX network (.net) with its model card."),
+    net: Path = typer.Argument(..., help="NetX network (.net): an export with its model card, "
+                               "or any network driven by --input/--bias."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
                               "the downloaded FSDD)."),
     chip: str = typer.Option("loihi2", "--chip", help="loihi1, loihi2 or all."),
@@ -38,6 +61,14 @@ def profile(
     split: str = typer.Option("test", "--split", help="Dataset split to drive."),
     batch: int = typer.Option(16, "--batch", help="Clips per simulation batch."),
     max_chips: int = typer.Option(1, "--max-chips", help="Spread over up to N chips."),
+    spikes: Path = typer.Option(None, "--input", help="Drive with this .npy instead of audio "
+                                "(as scnn sim: 0/1 spikes, or integers into an SDNN input)."),
+    bias: Path = typer.Option(None, "--bias", help="Input-layer bias mantissas .npy, "
+                              "([B,] W, H, C), instead of audio."),
+    steps: int = typer.Option(None, "--steps", "-T", help="Time steps (with --input/--bias)."),
+    reset_interval: int = typer.Option(None, "--reset-interval", help="As scnn sim."),
+    reset_offset: int = typer.Option(0, "--reset-offset", help="As scnn sim."),
+    spike_exp: int = typer.Option(6, "--spike-exp", help="SDNN graded-spike fraction bits."),
     workers: int = WORKERS_OPTION,
     address: str = ADDRESS_OPTION,
 ) -> None:
@@ -49,15 +80,25 @@ def profile(
     if batch < 1 or max_chips < 1:
         raise ScnnError("--batch and --max-chips must be >= 1")
     names = chip_names(chip)
-    recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True,
-                        workers=workers, address=address)
+    if spikes is not None or bias is not None:
+        if data is not None or limit is not None:
+            raise ScnnError("--data/--limit drive a model card's audio; with --input/--bias "
+                            "the arrays drive the network")
+        recs = _arrays_profile(net, names, spikes, bias, steps, reset_interval, reset_offset,
+                               spike_exp, max_chips)
+    else:
+        if steps is not None or reset_interval is not None:
+            raise ScnnError("--steps/--reset-interval go with --input/--bias (a model card "
+                            "sets its own steps)")
+        recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True,
+                            workers=workers, address=address)
     _write_json(out, recs if chip == "all" else recs[0])
     for r in recs:
         typer.echo(f"{r['chip']}: {r['cores']} cores on {r['chips']} chip(s), "
                    f"{r['synops']:.4g} SynOps, {r['spikes']:.4g} spikes, "
                    f"{r['energy_uj']['dynamic']:.4g} uJ dynamic + "
                    f"{r['energy_uj']['static']:.4g} uJ static, {r['latency_ms']:.4g} ms "
-                   f"per inference ({r['samples']} clips)")
+                   f"per inference ({r['samples']} samples)")
     typer.echo(f"wrote {out}")
 
 

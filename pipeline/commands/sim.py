@@ -69,7 +69,7 @@ class SimConfig:
             raise ScnnError(f"--spike-exp {self.spike_exp}: must be in [0, {fx.SDN_EXP_MAX}]")
 
 
-def _load_array(path: Path | None, what: str) -> np.ndarray | None:
+def load_array(path: Path | None, what: str) -> np.ndarray | None:
     if path is None:
         return None
     try:
@@ -90,8 +90,8 @@ def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
 
     net = read_netx(cfg.net, spike_exp=cfg.spike_exp)
     results = BACKENDS[cfg.backend](
-        net=net, steps=cfg.steps, spikes=_load_array(cfg.spikes, "input spikes"),
-        bias=_load_array(cfg.bias, "input bias"), reset_interval=cfg.reset_interval,
+        net=net, steps=cfg.steps, spikes=load_array(cfg.spikes, "input spikes"),
+        bias=load_array(cfg.bias, "input bias"), reset_interval=cfg.reset_interval,
         reset_offset=cfg.reset_offset, record=cfg.record, silicon_v=cfg.silicon_v,
         threads=cfg.threads)
     _save(cfg.out, results)
