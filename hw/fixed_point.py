@@ -63,6 +63,13 @@ WEIGHT_BITS = 8
 # proc/dense/models.py PyDelayDenseModelBitAcc: delays of 0..63 (6 bits)
 DELAY_MAX = 62
 
+# Resonate-and-fire (proc/rf/process.py RF.__init__, rf/models.py AbstractPyRFModelFixed;
+# lib/dl/netx/hdf5.py get_neuron_params: 'state_exp': 6, 'decay_bits': 12)
+RF_STATE_EXP = 6
+RF_DECAY_BITS = 12
+# rf/models.py: ri_bitwidth = 2 * 12; real and imag saturate at +-(2**23 - 1)
+RF_LIMIT = (1 << 23) - 1
+
 # Sigma-delta neurons (proc/sdn/models.py Py{Sigma,Delta,SigmaDelta}ModelFixed; int32 states)
 # lib/dl/netx/hdf5.py Network.get_neuron_params: 'state_exp': 6 for Delta and SigmaDelta
 SDN_STATE_EXP = 6

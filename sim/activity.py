@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from scnn.hw.errors import ScnnError
-from scnn.sim.network import Conv, Dense, Flatten, Input, Network, RecurrentDense
+from scnn.sim.network import ComplexDense, Conv, Dense, Flatten, Input, Network, RecurrentDense
 
 SYNAPSE_MODES = ("nonzero", "all")
 
@@ -117,8 +117,11 @@ def conv_fan_in(layer: Conv, synapses: str = "nonzero") -> np.ndarray:
 
 def dense_mask(layer: Dense, synapses: str = "nonzero") -> np.ndarray:
     """(N, M) 0/1 synapse mask of the chip weights (nonzero ones, or all); (N, M + N) for
-    a recurrent layer: its input synapses, then its own."""
+    a recurrent layer: its input synapses, then its own; 0-2 for a complex layer (its
+    real and imaginary synapses)."""
     _check_mode(synapses)
+    if isinstance(layer, ComplexDense):  # a real and an imaginary synapse per (n, m)
+        return sum(dense_mask(part, synapses) for part in layer.parts())
     w = layer.chip_weight()
     if isinstance(layer, RecurrentDense):
         w = np.hstack((w, layer.chip_weight_rec()))
@@ -275,12 +278,15 @@ def _active(results: dict, i: int, s: np.ndarray, ndim: int,
     return busy.reshape(busy.shape[0], -1, busy.shape[-1]).sum(axis=(0, 1)), True
 
 
-def _weight_counts(layer: Conv | Dense) -> tuple[int, int]:
-    """(weights, zero weights) as the chip stores them (conv kernel, dense chip weights)."""
+def weight_counts(layer: Conv | Dense | ComplexDense) -> tuple[int, int]:
+    """(weights, zero weights) as the chip stores them (conv kernel, dense chip weights,
+    a recurrent layer's both matrices, a complex layer's real and imaginary ones)."""
     if isinstance(layer, Conv):
         w = layer.weight
     elif isinstance(layer, RecurrentDense):
         w = np.hstack((layer.chip_weight(), layer.chip_weight_rec()))
+    elif isinstance(layer, ComplexDense):
+        w = np.hstack([part.chip_weight() for part in layer.parts()])
     else:
         w = layer.chip_weight()
     return int(w.size), int((w == 0).sum())
@@ -322,7 +328,7 @@ def layer_activity(net: Network, results: dict[str, np.ndarray],
         syn = {"synops": zeros, "synops_all": zeros, "synapses": 0, "nonzero_synapses": 0,
                "weights": 0, "zero_weights": 0, "binary_input": False}
         if not isinstance(layer, Input):
-            w, zw = _weight_counts(layer)
+            w, zw = weight_counts(layer)
             syn = {"synops": _layer_synops(net, i, results, input_spikes, s, synapses),
                    "synops_all": _layer_synops(net, i, results, input_spikes, s, "all"),
                    "synapses": int(fan_in(layer, "all").sum()),

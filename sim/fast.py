@@ -35,6 +35,8 @@ from scnn.sim import kernels
 from scnn.sim.drive import VARIABLES, Drive, finish, make_drive
 from scnn.sim.network import (
     LIF,
+    RF,
+    ComplexDense,
     Conv,
     Delta,
     Dense,
@@ -44,6 +46,7 @@ from scnn.sim.network import (
     Network,
     Neuron,
     RecurrentDense,
+    RFIz,
     Sigma,
     SigmaDelta,
     reset_steps,
@@ -395,9 +398,43 @@ class _SdnLayer:
                             self.kind, out["s"], *states)
 
 
+class _RfLayer:
+    """One resonate-and-fire layer: its (complex) synapse, threshold and decays."""
+
+    def __init__(self, layer: Input | ComplexDense, bias: np.ndarray, resets: np.ndarray,
+                 rec: _Recurrence) -> None:
+        neuron: RF = layer.neuron
+        self.shape = layer.shape
+        self.synapse = None if isinstance(layer, Input) else _ComplexSynapse(layer)
+        self.params = (neuron.vth, neuron.sin_decay, neuron.cos_decay, neuron.phase)
+        self.bias = np.zeros((1, int(np.prod(layer.shape))), np.int32)
+        self.spike_dtype = np.uint8
+
+    def run(self, a_in: np.ndarray, delay: int, bias: np.ndarray,
+            out: dict[str, np.ndarray]) -> None:
+        """The kernel over all steps; ``a_in`` (B, T, 2, N) real and imaginary inputs, or
+        (B, T, N) external spikes into both (lava-dl's ComplexInput)."""
+        a_re, a_im = (a_in, a_in) if a_in.ndim == 3 else (a_in[:, :, 0], a_in[:, :, 1])
+        kernels.rf_run(a_re, a_im, delay, *self.params, out["s"],
+                       out.get("real", _EMPTY), out.get("imag", _EMPTY))
+
+
+class _ComplexSynapse:
+    """A ComplexDense layer's real and imaginary Lava Dense synapses on the same spikes."""
+
+    def __init__(self, layer: ComplexDense) -> None:
+        self.parts = [_DenseSynapse(part.chip_weight(), part.weight_exp)
+                      for part in layer.parts()]
+
+    def over_time(self, s: np.ndarray) -> np.ndarray:
+        """Spikes or payloads (n, T, M) -> (n, T, 2, N) int32 or float32 inputs."""
+        return np.stack([part.over_time(s) for part in self.parts], axis=2)
+
+
 # neuron kind -> the fast simulator's layer runner
 NEURON_LAYERS: dict[type, type] = {LIF: _LifLayer, Integrator: _LifLayer, Delta: _SdnLayer,
-                                   SigmaDelta: _SdnLayer, Sigma: _SdnLayer}
+                                   SigmaDelta: _SdnLayer, Sigma: _SdnLayer, RF: _RfLayer,
+                                   RFIz: _RfLayer}
 
 
 def _runner(net: Network, i: int, bias: np.ndarray, resets: np.ndarray

@@ -299,3 +299,56 @@ def rec_sdn_run(ext, w_rec, exp, graded, bias, vth, in_shift, state_exp, kind,  
                 act_out[b, t] = act
             if rec_res:
                 res_out[b, t] = res
+
+
+@nb.njit(inline="always")
+def _rtz12(x: int) -> int:
+    """``sign(x) * (|x| >> 12)`` (Lava's ``scale_volt``), x in int64."""
+    return -((-x) >> 12) if x < 0 else x >> 12
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def rf_run(a_re, a_im, delay, vth, sin_d, cos_d, phase,  # noqa: PLR0913
+           s_out, re_out, im_out):
+    """Run one resonate-and-fire layer (``sim.network`` RF, or RFIz when ``phase`` is
+    False) for all steps: Lava's ``PyRFModelFixed`` / ``PyRF_IZModelFixed``.
+
+    a_re, a_im (B, Ta, N) int32 or float32 integers, delivered as in ``lif_run`` and shifted
+    << 6 in int32; the products ``cos * re`` in int64, rounded toward zero by the 12-bit
+    shift; real and imag saturate at +-(2**23 - 1).  Writes s_out (B, T, N) uint8 and,
+    when their first axis is B (not 0), the states re_out / im_out (B, T, N) int32.
+    """
+    n_b, n_t, n = s_out.shape
+    n_ta = a_re.shape[1]
+    rec_re, rec_im = re_out.shape[0] > 0, im_out.shape[0] > 0
+    lim = 8388607  # fx.RF_LIMIT
+    blocks = (n + BLOCK - 1) // BLOCK
+    for job in nb.prange(n_b * blocks):
+        b, n0, n1 = _work_item(job, blocks, n)
+        re = np.zeros(n1 - n0, np.int64)
+        im = np.zeros(n1 - n0, np.int64)
+        for t in range(n_t):
+            ta = t - delay
+            live = 0 <= ta < n_ta
+            so = s_out[b, t, n0:n1]
+            for k in range(n1 - n0):
+                ar = _i32(_i32(a_re[b, ta, n0 + k]) << 6) if live else 0
+                ai = _i32(_i32(a_im[b, ta, n0 + k]) << 6) if live else 0
+                nr = _rtz12(cos_d * re[k]) - _rtz12(sin_d * im[k]) + ar
+                ni = _rtz12(sin_d * re[k]) + _rtz12(cos_d * im[k]) + ai
+                nr = min(max(nr, -lim), lim)
+                ni = min(max(ni, -lim), lim)
+                if phase:
+                    spike = nr >= vth and ni >= 0 and im[k] < 0
+                    re[k], im[k] = nr, ni
+                else:
+                    spike = ni >= vth
+                    re[k] = 0 if spike else nr
+                    im[k] = vth - 1 if spike else ni
+                so[k] = spike
+            if rec_re:
+                for k in range(n1 - n0):
+                    re_out[b, t, n0 + k] = re[k]
+            if rec_im:
+                for k in range(n1 - n0):
+                    im_out[b, t, n0 + k] = im[k]

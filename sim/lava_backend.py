@@ -43,6 +43,7 @@ def _load(net: Network, path: Path, drive: Drive):  # -> netx.hdf5.Network
     write_netx(net, path)
     kwargs = {"input_shape": net.input_shape} if isinstance(first, Conv) else {}
     kwargs["spike_exp"] = spike_exp_of(net)
+    kwargs["input_message_bits"] = net.input_message_bits
     if drive.reset_interval is not None:
         kwargs.update(reset_interval=drive.reset_interval, reset_offset=drive.reset_offset)
     return netx.hdf5.Network(net_config=str(path), **kwargs)

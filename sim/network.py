@@ -239,12 +239,67 @@ class Integrator:
         return Integrator(bias)
 
 
-Neuron = LIF | Delta | SigmaDelta | Sigma | Integrator
-INPUT_NEURONS = (LIF, Delta)
+def rf_decays(period: float, alpha: float) -> tuple[int, int]:
+    """Lava ``RF.__init__``'s integer (sin, cos) decays: ``np.int32((1 - alpha) *
+    sin|cos(2 pi / period) * 2**12)``, the same float64 expressions (truncation to 0)."""
+    sin_decay = (1 - alpha) * np.sin(np.pi * 2 * 1 / period)
+    cos_decay = (1 - alpha) * np.cos(np.pi * 2 * 1 / period)
+    scale = 1 << fx.RF_DECAY_BITS
+    return int(np.int32(sin_decay * scale)), int(np.int32(cos_decay * scale))
+
+
+@dataclass(frozen=True, eq=False)
+class RF:
+    """Resonate-and-fire neuron (Lava ``RF``, ``PyRFModelFixed``; netx's ``RF_PHASE`` type),
+    complex state (real, imag), inputs a_re, a_im from a ComplexDense layer.  Per step::
+
+        re' = clip23(rtz(cos*re >> 12) - rtz(sin*im >> 12) + (a_re << 6))
+        im' = clip23(rtz(sin*re >> 12) + rtz(cos*im >> 12) + (a_im << 6))
+        s = re' >= vth and im' >= 0 and im < 0          (a phase crossing)
+
+    ``vth``, ``sin_decay``, ``cos_decay`` are Lava's integers (``int(vth * 64)``,
+    ``rf_decays(period, alpha)``); ``rtz`` rounds toward zero.
+    """
+
+    vth: int
+    sin_decay: int
+    cos_decay: int
+    states: ClassVar[tuple[str, ...]] = ("real", "imag")
+    graded: ClassVar[bool] = False
+    message_bits: ClassVar[int] = 0
+    has_bias: ClassVar[bool] = False
+    bias: ClassVar[np.ndarray] = _ZERO_BIAS
+    phase: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _check_int(self, "vth", -fx.RF_LIMIT, fx.RF_LIMIT)
+        lim = 1 << fx.RF_DECAY_BITS
+        _check_int(self, "sin_decay", -lim, lim)
+        _check_int(self, "cos_decay", -lim, lim)
+
+    @classmethod
+    def from_period(cls, vth: float, period: float, alpha: float) -> RF:
+        """As Lava's process builds it from a threshold, a period and a decay ``alpha``."""
+        return cls(int(vth * (1 << fx.RF_STATE_EXP)), *rf_decays(period, alpha))
+
+
+@dataclass(frozen=True, eq=False)
+class RFIz(RF):
+    """Resonate-and-fire Izhikevich neuron (Lava ``RF_IZ``, ``PyRF_IZModelFixed``; netx's
+    type for any other 'RF*' string): the same resonator, ``s = im' >= vth``; a spike
+    resets ``re`` to 0 and ``im`` to ``vth - 1``."""
+
+    phase: ClassVar[bool] = False
+
+
+Neuron = LIF | Delta | SigmaDelta | Sigma | Integrator | RF | RFIz
+INPUT_NEURONS = (LIF, Delta, RF)  # RF: lava-dl's ComplexInput block (not netx-loadable)
 SYNAPSE_NEURONS = (LIF, SigmaDelta, Sigma)
 DENSE_NEURONS = SYNAPSE_NEURONS + (Integrator,)  # netx substitutes it in dense layers only
+COMPLEX_NEURONS = (RF,)  # and RFIz, its subclass
 RESET_NEURONS = (LIF, Integrator)  # Lava LIFReset when netx is given a reset interval
-STATES = ("u", "v", "sigma", "act", "residue")  # every kind's state names, in one order
+# every kind's state names, in one order
+STATES = ("u", "v", "sigma", "act", "residue", "real", "imag")
 
 
 def _check_neuron(neuron: object, allowed: tuple[type, ...], where: str) -> None:
@@ -439,6 +494,51 @@ class Dense:
 
 
 @dataclass(frozen=True, eq=False)
+class ComplexDense:
+    """Two dense synapses into resonate-and-fire neurons (lava-dl's ``ComplexDense`` block;
+    in NetX a dense layer with ``weight/real`` and ``weight/imag``): ``a_re`` and ``a_im``
+    are Lava Dense sums of the same input spikes (see ``Dense``), each matrix with its
+    own ``weight_exp`` and ``num_weight_bits``; delivered one step later.  No bias, no
+    delays (netx ignores both).  ``weight_real``, ``weight_imag`` (N, M): in (M,) -> (N,).
+    """
+
+    in_shape: Shape
+    shape: Shape
+    weight_real: np.ndarray
+    weight_imag: np.ndarray
+    exp_real: int = 0
+    exp_imag: int = 0
+    bits_real: int = fx.WEIGHT_BITS
+    bits_imag: int = fx.WEIGHT_BITS
+    neuron: RF | None = None
+    kind: ClassVar[str] = "complex_dense"
+
+    def __post_init__(self) -> None:
+        _set(self, "in_shape", _shape(self.in_shape, 1, "complex dense input shape"))
+        _set(self, "shape", _shape(self.shape, 1, "complex dense output shape"))
+        for part in ("real", "imag"):
+            w = _frozen_int_array(getattr(self, f"weight_{part}"), f"{part} weight")
+            if w.shape != self.shape + self.in_shape:
+                raise NetworkError(f"{part} weight {w.shape} != (out, in) "
+                                   f"{self.shape + self.in_shape}")
+            if w.size and np.abs(w).max() > INT32_MAX:
+                raise NetworkError(f"{part} weights exceed int32")
+            _set(self, f"weight_{part}", w)
+            _set(self, f"exp_{part}", int(getattr(self, f"exp_{part}")))
+            _set(self, f"bits_{part}", int(getattr(self, f"bits_{part}")))
+            fx.truncated_weight_bits(getattr(self, f"bits_{part}"), fx.weight_sign_mode(w))
+        if self.neuron is None:
+            raise NetworkError("complex dense layer needs a neuron")
+        _check_neuron(self.neuron, COMPLEX_NEURONS, "complex dense")
+
+    def parts(self) -> tuple[Dense, Dense]:
+        """The real and imaginary synapses as plain dense layers (for their arithmetic)."""
+        return tuple(Dense(self.in_shape, self.shape, getattr(self, f"weight_{p}"),
+                           getattr(self, f"exp_{p}"), getattr(self, f"bits_{p}"), Sigma())
+                     for p in ("real", "imag"))
+
+
+@dataclass(frozen=True, eq=False)
 class RecurrentDense(Dense):
     """Dense synapse plus a recurrent one from the layer's own spikes (netx's ``dense_rec``,
     its ``RecurrentDense`` block: two Lava ``Dense`` synapses into one neuron input).
@@ -475,7 +575,7 @@ class RecurrentDense(Dense):
         return fx.dense_chip_weights(self.weight_rec, self.num_weight_bits)
 
 
-Layer = Input | Conv | Flatten | Dense | RecurrentDense
+Layer = Input | Conv | Flatten | Dense | RecurrentDense | ComplexDense
 
 
 @dataclass(frozen=True, eq=False)
@@ -483,21 +583,29 @@ class Network:
     """Layers in NetX order (index = NetX ``layer/<i>``) and the shape of external spikes.
 
     ``input_shape`` is what drives layer 0: its neurons (Input) or its synapse.
+    ``input_message_bits`` (netx's loader argument, 0 = binary spikes): the payload
+    width of external input into the first synapse when no input neurons come first.
     """
 
     layers: tuple[Layer, ...]
     input_shape: Shape
+    input_message_bits: int = 0
 
     def __post_init__(self) -> None:
         _set(self, "layers", tuple(self.layers))
         _set(self, "input_shape", _shape(self.input_shape, None, "network input shape"))
         if not self.layers:
             raise NetworkError("network has no layers")
+        _check_int(self, "input_message_bits", 0, fx.SDN_MESSAGE_BITS_MAX)
+        if self.input_message_bits and self.layers[0].neuron is not None and \
+                isinstance(self.layers[0], Input):
+            raise NetworkError("input_message_bits applies to external input into a synapse; "
+                               "layer 0 is an input layer with neurons")
         shape = self.input_shape
         for i, layer in enumerate(self.layers):
             if isinstance(layer, Input) and i > 0:
                 raise NetworkError(f"layer {i}: input layer must come first")
-            if not isinstance(layer, (Input, Conv, Flatten, Dense)):
+            if not isinstance(layer, (Input, Conv, Flatten, Dense, ComplexDense)):
                 raise NetworkError(f"layer {i}: unknown layer {type(layer).__name__}")
             if layer.in_shape != shape:
                 raise NetworkError(f"layer {i} ({layer.kind}): input shape {layer.in_shape} "
@@ -511,14 +619,17 @@ class Network:
 
     @property
     def graded_input(self) -> bool:
-        """Whether external input is graded (integers into an SDNN input layer's Delta)."""
-        return isinstance(self.layers[0].neuron, Delta)
+        """Whether external input is graded: integers into an SDNN input layer's Delta, or
+        payloads into the first synapse (``input_message_bits`` > 0)."""
+        return isinstance(self.layers[0].neuron, Delta) or self.input_message_bits > 0
 
     def graded_into(self, i: int) -> bool:
         """Whether layer i's synapse receives graded spikes (the previous neuron layer's
-        kind; external input into a synapse-first network is binary, netx's default)."""
+        kind; external input into a synapse-first network per ``input_message_bits``)."""
         before = [j for j in self.neuron_layers if j < i]
-        return bool(before) and self.layers[before[-1]].neuron.graded
+        if not before:
+            return self.input_message_bits > 0
+        return self.layers[before[-1]].neuron.graded
 
     def with_input_bias(self, bias: np.ndarray) -> Network:
         """This network with layer 0's (Input) bias mantissa replaced."""
@@ -549,7 +660,8 @@ def reset_steps(net: Network, interval: int | None, offset: int = 0) -> dict[int
 
 def networks_equal(a: Network, b: Network) -> bool:
     """Same computation: every field equal, biases compared after broadcasting to the layer."""
-    if a.input_shape != b.input_shape or len(a.layers) != len(b.layers):
+    if (a.input_shape, a.input_message_bits) != (b.input_shape, b.input_message_bits) or \
+            len(a.layers) != len(b.layers):
         return False
     return all(_layers_equal(x, y) for x, y in zip(a.layers, b.layers, strict=True))
 

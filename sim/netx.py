@@ -32,6 +32,8 @@ from scnn.hw.errors import ScnnError
 from scnn.sim.atomic import atomic_output
 from scnn.sim.network import (
     LIF,
+    RF,
+    ComplexDense,
     Conv,
     Delta,
     Dense,
@@ -42,6 +44,7 @@ from scnn.sim.network import (
     Network,
     Neuron,
     RecurrentDense,
+    RFIz,
     Shape,
     Sigma,
     SigmaDelta,
@@ -139,9 +142,35 @@ def _read_sdnn(cfg: h5py.Group, is_input: bool, spike_exp: int) -> Delta | Sigma
     return SigmaDelta(vth=int(np.asarray(cfg["vThMant"][()])), spike_exp=spike_exp)
 
 
+def rf_from_file(kind: str, vth: float, sin_decay: float, cos_decay: float) -> RF:
+    """netx's RF neuron: ``slayer.neuron.rf.neuron_params`` turns the file's decays into a
+    period and an alpha, from which Lava's ``RF`` recomputes its integer decays (often one
+    less in magnitude than the file's); ``RF`` if the type says PHASE, else ``RF_IZ``."""
+    scale = 1 << fx.RF_DECAY_BITS
+    sin_d, cos_d = sin_decay / scale, cos_decay / scale
+    decay = 1 - np.sqrt(sin_d ** 2 + cos_d ** 2)
+    with np.errstate(divide="ignore"):
+        period = 1 / (np.arctan2(sin_d, cos_d) / 2 / np.pi)
+    return (RF if "PHASE" in kind else RFIz).from_period(vth, period, decay)
+
+
+def _read_rf(cfg: h5py.Group, is_input: bool, spike_exp: int) -> RF:
+    if is_input:
+        raise NetxError("an RF input layer: netx's Input block needs an a_in port RF lacks")
+    values = [np.asarray(cfg[k][()]) for k in ("vThMant", "sinDecay", "cosDecay")]
+    if any(v.dtype.kind not in "biuf" or not np.isfinite(v).all() for v in values):
+        raise NetxError("RF vThMant, sinDecay and cosDecay must be finite numbers")
+    return rf_from_file(_text(cfg["type"]), *(float(v) for v in values))
+
+
 NeuronReader = Callable[[h5py.Group, bool, int], Neuron]
 NEURON_READERS: dict[str, NeuronReader] = {"CUBA": _read_lif, "LOIHI": _read_lif,
-                                           "SDNN": _read_sdnn}
+                                           "SDNN": _read_sdnn, "RF": _read_rf}
+
+
+def _neuron_reader(kind: str) -> NeuronReader | None:
+    """netx's dispatch: exact names, then any type containing 'RF' (RF_PHASE, RF_IZ...)."""
+    return NEURON_READERS.get(kind) or (_read_rf if "RF" in kind else None)
 
 
 def _read_neuron(group: h5py.Group, spike_exp: int, is_input: bool = False,
@@ -153,10 +182,11 @@ def _read_neuron(group: h5py.Group, spike_exp: int, is_input: bool = False,
                         "only; this layer's loader would fail)")
     cfg = group["neuron"]
     kind = _text(cfg["type"])
-    if kind not in NEURON_READERS:
+    reader = _neuron_reader(kind)
+    if reader is None:
         raise NetxError(f"neuron type {kind!r} not supported (supported: "
                         f"{', '.join(NEURON_READERS)})")
-    return NEURON_READERS[kind](cfg, is_input, spike_exp)
+    return reader(cfg, is_input, spike_exp)
 
 
 def _with_file_bias(neuron: Neuron, group: h5py.Group) -> Neuron:
@@ -221,7 +251,30 @@ def _read_flatten(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Flat
     return Flatten(prev)
 
 
-def _read_dense(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Dense:
+def _read_complex_dense(group: h5py.Group, prev: Shape | None, spike_exp: int
+                        ) -> ComplexDense:
+    """netx's complex branch of ``create_dense``: real and imaginary weights optimised
+    separately; bias and delay are not read."""
+    for key in ("bias", "delay"):
+        if key in group:
+            raise NetxError(f"a {key} on a complex dense layer: netx ignores it")
+    n_out = int(np.prod(np.asarray(group["shape"][()])))
+    parts = {}
+    for part in ("real", "imag"):
+        w = _ints(group[f"weight/{part}"])
+        parts[part] = netx_dense_weights(w.reshape(n_out, -1) if w.ndim == 1 else w)
+    (wr, br, er), (wi, bi, ei) = parts["real"], parts["imag"]
+    neuron = _read_neuron(group, spike_exp)
+    if not isinstance(neuron, RF):
+        raise NetxError(f"complex weights into {type(neuron).__name__} neurons (netx wires "
+                        "them to an RF neuron's real and imaginary inputs)")
+    return ComplexDense(prev if prev is not None else (wr.shape[1],), (n_out,), wr, wi,
+                        er, ei, br, bi, neuron)
+
+
+def _read_dense(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Dense | ComplexDense:
+    if "weight/imag" in group:
+        return _read_complex_dense(group, prev, spike_exp)
     n_out = int(np.prod(np.asarray(group["shape"][()])))
     w = _ints(group["weight"])
     w = w.reshape(n_out, -1) if w.ndim == 1 else w
@@ -258,16 +311,20 @@ READERS: dict[str, Reader] = {"input": _read_input, "conv": _read_conv,
 
 
 def read_netx(path: str | Path, input_shape: Shape | None = None,
-              spike_exp: int = fx.SDN_SPIKE_EXP_DEFAULT) -> Network:
+              spike_exp: int = fx.SDN_SPIKE_EXP_DEFAULT, input_message_bits: int = 0
+              ) -> Network:
     """Read a NetX .net file (ours or lava-dl's) into a Network (layer i = ``layer/<i>``).
 
-    ``input_shape`` (Lava order) is needed only when the file starts with a conv
-    layer, as for ``netx.hdf5.Network(input_shape=...)``; ``spike_exp`` is the graded
-    spikes' fraction bits of SDNN layers, ``netx.hdf5.Network(spike_exp=...)``.
+    The loader arguments of ``netx.hdf5.Network`` that a file cannot hold: ``input_shape``
+    (Lava order) for a file that starts with a conv layer; ``spike_exp``, the graded
+    spikes' fraction bits of SDNN layers; ``input_message_bits``, the payload width of
+    external input into a synapse-first network (0: binary spikes).
     """
     try:
         with h5py.File(path, "r") as f:
-            return _read_layers(f, input_shape, spike_exp)
+            net = _read_layers(f, input_shape, spike_exp)
+            return Network(net.layers, net.input_shape, input_message_bits) \
+                if input_message_bits else net
     except (OSError, KeyError) as err:
         raise NetxError(f"{path}: not a readable NetX file ({err})") from err
     except ScnnError as err:
@@ -333,8 +390,30 @@ def _write_sdnn(cfg: h5py.Group, neuron: Delta | SigmaDelta | Sigma) -> None:
         cfg.create_dataset("vThMant", data=np.int64(neuron.vth))
 
 
+def rf_file_decays(neuron: RF) -> tuple[int, int]:
+    """File (sinDecay, cosDecay) that netx's float chain (``rf_from_file``) turns back into
+    the neuron's integer decays, searched near them; raises if none does."""
+    for ds in (0, 1, -1, 2, -2, 3, -3):
+        for dc in (0, 1, -1, 2, -2, 3, -3):
+            s, c = neuron.sin_decay + ds, neuron.cos_decay + dc
+            got = rf_from_file("RF_PHASE", neuron.vth / (1 << fx.RF_STATE_EXP), s, c)
+            if (got.sin_decay, got.cos_decay) == (neuron.sin_decay, neuron.cos_decay):
+                return s, c
+    raise NetxError(f"no NetX sinDecay/cosDecay gives Lava's decays ({neuron.sin_decay}, "
+                    f"{neuron.cos_decay}) through netx's period/alpha conversion")
+
+
+def _write_rf(cfg: h5py.Group, neuron: RF) -> None:
+    _put_text(cfg, "type", "RF_PHASE" if neuron.phase else "RF_IZHIKEVICH")
+    sin_decay, cos_decay = rf_file_decays(neuron)
+    cfg.create_dataset("vThMant", data=np.float64(neuron.vth / (1 << fx.RF_STATE_EXP)))
+    cfg.create_dataset("sinDecay", data=np.int64(sin_decay))
+    cfg.create_dataset("cosDecay", data=np.int64(cos_decay))
+
+
 NEURON_WRITERS: dict[type, Callable[[h5py.Group, Neuron], None]] = {
-    LIF: _write_lif, Delta: _write_sdnn, SigmaDelta: _write_sdnn, Sigma: _write_sdnn}
+    LIF: _write_lif, Delta: _write_sdnn, SigmaDelta: _write_sdnn, Sigma: _write_sdnn,
+    RF: _write_rf, RFIz: _write_rf}
 
 
 def _write_neuron(group: h5py.Group, neuron: Neuron) -> None:
@@ -361,6 +440,9 @@ def _file_pair(pair: Shape) -> np.ndarray:
 def _write_input(group: h5py.Group, layer: Input) -> None:
     _put_text(group, "type", "input")
     group.create_dataset("shape", data=np.array(layer.shape[::-1], np.int64))
+    if isinstance(layer.neuron, RF):
+        raise NetxError("an RF input layer (lava-dl's ComplexInput block) cannot be stored: "
+                        "netx builds no RF input layer")
     if layer.neuron is not None:
         if layer.neuron.has_bias and np.any(layer.neuron.bias):
             raise NetxError("an input layer's bias is a run-time drive NetX cannot store; "
@@ -441,9 +523,21 @@ def _write_dense_rec(group: h5py.Group, layer: RecurrentDense) -> None:
                                                    "weight_rec": w[:, n_in:]})
 
 
+def _write_complex_dense(group: h5py.Group, layer: ComplexDense) -> None:
+    _put_text(group, "type", "dense")
+    group.create_dataset("shape", data=np.array([layer.shape[0], 1, 1], np.int64))
+    group.create_dataset("inFeatures", data=np.int64(layer.in_shape[0]))
+    group.create_dataset("outFeatures", data=np.int64(layer.shape[0]))
+    weights = group.create_group("weight")
+    for name, part in zip(("real", "imag"), layer.parts(), strict=True):
+        _put(weights, name, dense_file_weights(part))
+    _write_neuron(group, layer.neuron)
+
+
 WRITERS: dict[str, Callable[[h5py.Group, Layer], None]] = {
     "input": _write_input, "conv": _write_conv, "flatten": _write_flatten,
-    "dense": _write_dense, "dense_rec": _write_dense_rec}
+    "dense": _write_dense, "dense_rec": _write_dense_rec,
+    "complex_dense": _write_complex_dense}
 
 
 def write_netx(net: Network, path: str | Path) -> Path:

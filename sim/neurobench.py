@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scnn.sim.activity import Activity
+from scnn.sim.activity import Activity, weight_counts
 from scnn.sim.network import Input, Network
 
 WEIGHT_BYTES = 1   # 8-bit weight magnitude (+ sign mode)
@@ -47,7 +47,7 @@ def footprint_bytes(net: Network) -> int:
         n = int(np.prod(layer.shape))
         total += LAYER_CONST_BYTES + 2 * STATE_BYTES * n
         if not isinstance(layer, Input):
-            total += WEIGHT_BYTES * int(layer.weight.size) + BIAS_BYTES * n
+            total += WEIGHT_BYTES * weight_counts(layer)[0] + BIAS_BYTES * n
     return total
 
 

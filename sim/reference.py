@@ -18,14 +18,18 @@ from scnn.hw import fixed_point as fx
 from scnn.sim.drive import VARIABLES, Drive, finish, make_drive, spike_dtype
 from scnn.sim.network import (
     LIF,
+    RF,
+    ComplexDense,
     Conv,
     Delta,
     Dense,
     Flatten,
     Input,
     Integrator,
+    Layer,
     Network,
     RecurrentDense,
+    RFIz,
     Sigma,
     SigmaDelta,
     reset_steps,
@@ -89,6 +93,26 @@ def sigma_neuron(sigma: int, a_in: int) -> tuple[int, int]:
     return sigma, sigma
 
 
+def _rtz12(x: int) -> int:
+    return _rtz(x, fx.RF_DECAY_BITS)
+
+
+def rf_neuron(real: int, imag: int, a_re: int, a_im: int, p: RF) -> tuple[int, int, int]:
+    """One neuron, one step, as ``PyRFModelFixed`` / ``PyRF_IZModelFixed`` (``p.phase``):
+    returns (spike, real, imag)."""
+    lim = fx.RF_LIMIT
+    new_re = _rtz12(p.cos_decay * real) - _rtz12(p.sin_decay * imag) + \
+        _wrap(a_re << fx.RF_STATE_EXP, 32)
+    new_im = _rtz12(p.sin_decay * real) + _rtz12(p.cos_decay * imag) + \
+        _wrap(a_im << fx.RF_STATE_EXP, 32)
+    new_re, new_im = min(max(new_re, -lim), lim), min(max(new_im, -lim), lim)
+    if p.phase:
+        return int(new_re >= p.vth and new_im >= 0 and imag < 0), new_re, new_im
+    if new_im >= p.vth:
+        return 1, 0, p.vth - 1
+    return 0, new_re, new_im
+
+
 def _lif(state: tuple[int, ...], a_in: int, bias: int, p: LIF) -> tuple[int, ...]:
     return lif_neuron(*state, a_in, bias, p)
 
@@ -105,10 +129,14 @@ def _sigma(state: tuple[int, ...], a_in: int, bias: int, p: Sigma) -> tuple[int,
     return sigma_neuron(*state, a_in)
 
 
+def _rf(state: tuple[int, ...], a_in: tuple[int, int], bias: int, p: RF) -> tuple[int, ...]:
+    return rf_neuron(*state, *a_in, p)
+
+
 # neuron kind -> one neuron's step: (state in ``kind.states`` order, a_in, bias, params)
 # -> (spike or payload, *new state)
 NEURON_STEPS = {LIF: _lif, Integrator: _lif, Delta: _delta, SigmaDelta: _sigma_delta,
-                Sigma: _sigma}
+                Sigma: _sigma, RF: _rf, RFIz: _rf}
 
 
 def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
@@ -161,7 +189,7 @@ class _Sample:
         self.state = {i: {var: np.zeros(net.layers[i].shape, np.int64)
                           for var in net.layers[i].neuron.states} for i in net.neuron_layers}
         # per synapse layer, its delay line: line[i][k] is delivered k + 1 steps from now
-        self.line = {i: [np.zeros(net.layers[i].shape, np.int64)
+        self.line = {i: [np.zeros(self._due_shape(net.layers[i]), np.int64)
                          for _ in range(1 + max(getattr(net.layers[i], "delays", (0,))))]
                      for i in net.neuron_layers}
         self.bias = {i: np.broadcast_to(net.layers[i].neuron.bias, net.layers[i].shape)
@@ -169,6 +197,11 @@ class _Sample:
         if drive.bias is not None:
             self.bias[0] = drive.bias[b]
         self.resets = reset_steps(net, drive.reset_interval, drive.reset_offset)
+
+    @staticmethod
+    def _due_shape(layer: Layer) -> tuple[int, ...]:
+        """Shape of a synapse buffer: the neurons, (2, *neurons) for complex inputs."""
+        return ((2,) if isinstance(layer, ComplexDense) else ()) + layer.shape
 
     def neuron_layer(self, i: int, a_in: np.ndarray, t: int) -> np.ndarray:
         p = self.net.layers[i].neuron
@@ -178,10 +211,13 @@ class _Sample:
             for x in states.values():
                 x[...] = 0
         step = NEURON_STEPS[type(p)]
-        s = np.zeros(a_in.shape, np.int64)
-        for idx in np.ndindex(*a_in.shape):
+        complex_in = isinstance(p, RF)  # a_in is (2, *shape): real and imaginary inputs
+        shape = a_in.shape[1:] if complex_in else a_in.shape
+        s = np.zeros(shape, np.int64)
+        for idx in np.ndindex(*shape):
             old = tuple(int(states[var][idx]) for var in p.states)
-            s[idx], *new = step(old, int(a_in[idx]), int(self.bias[i][idx]), p)
+            a = (int(a_in[0][idx]), int(a_in[1][idx])) if complex_in else int(a_in[idx])
+            s[idx], *new = step(old, a, int(self.bias[i][idx]), p)
             for var, value in zip(p.states, new, strict=True):
                 states[var][idx] = value
         return s
@@ -195,13 +231,20 @@ class _Sample:
                 continue
             if isinstance(layer, Input):
                 if layer.neuron is not None:
-                    prev = spikes[i] = self.neuron_layer(i, prev, t)
+                    x_in = np.stack([prev, prev]) if isinstance(layer.neuron, RF) else prev
+                    prev = spikes[i] = self.neuron_layer(i, x_in, t)
                 continue
             line = self.line[i]
             a_in = line.pop(0)  # what was due now (computed at t - 1 - d)
-            line.append(np.zeros(layer.shape, np.int64))
-            new = {0: conv_synapse(prev, layer)} if isinstance(layer, Conv) else \
-                dense_synapse(prev, layer, self.net.graded_into(i))
+            line.append(np.zeros(self._due_shape(layer), np.int64))
+            graded = self.net.graded_into(i)
+            if isinstance(layer, Conv):
+                new = {0: conv_synapse(prev, layer)}
+            elif isinstance(layer, ComplexDense):
+                new = {0: np.stack([dense_synapse(prev, part, graded)[0]
+                                    for part in layer.parts()])}
+            else:
+                new = dense_synapse(prev, layer, graded)
             for d, a in new.items():
                 line[d] = _wrap(line[d] + a, 32)  # Lava's int32 delay buffer
             prev = spikes[i] = self.neuron_layer(i, a_in, t)

@@ -76,8 +76,11 @@ def test_sim_record_subset_and_silicon_v(files: dict[str, Path], tmp_path: Path)
     (["--record", "s,w"], "--record s,w"),
     (["--threads", "0"], "--threads 0"),
     (["--spike-exp", "8"], "--spike-exp 8: must be in [0, 7]"),
-    (["--record", "s,sigma,phase"], "choose from s,u,v,sigma,act,residue or all"),
+    (["--record", "s,sigma,phase"], "choose from s,u,v,sigma,act,residue,real,imag or all"),
     (["--input", "{graded}"], "input spikes must be 0 or 1"),
+    (["--input-message-bits", "40"], "--input-message-bits 40: must be in [0, 32]"),
+    (["--input-message-bits", "8"], "input_message_bits applies to external input into a "
+                                    "synapse"),
 ])
 def test_sim_bad_input_is_one_line_error(files: dict[str, Path], tmp_path: Path,
                                          args: list[str], needle: str) -> None:

@@ -1,7 +1,8 @@
 """Loihi 2's repertoire: sigma-delta neurons with graded spikes (Delta, SigmaDelta, Sigma),
-netx's non-leaky Integrator, axonal delays (DelayDense), recurrent dense layers:
-lava-dl's ground truths (pilotnet_sdnn, tinynet_sdnn) exactly, fast == reference == Lava
-on random networks that mix the kinds.
+netx's non-leaky Integrator, axonal delays (DelayDense), recurrent dense layers,
+resonate-and-fire (RF, RF_IZ) with complex synapses: lava-dl's ground truths
+(pilotnet_sdnn, tinynet_sdnn, complex_dense) exactly, fast == reference == Lava on
+random networks that mix the kinds.
 
 Alignments follow lava-dl 0.6's own tests (tests/lava/lib/dl/netx/test_hdf5.py,
 test_blocks.py, test_hdf5_nx.py): the arrays are in Lava's order with time last.
@@ -22,6 +23,8 @@ from scnn.sim import fast, reference
 from scnn.sim.drive import DriveError
 from scnn.sim.network import (
     LIF,
+    RF,
+    ComplexDense,
     Conv,
     Delta,
     Dense,
@@ -31,12 +34,19 @@ from scnn.sim.network import (
     Network,
     NetworkError,
     RecurrentDense,
+    RFIz,
     Sigma,
     SigmaDelta,
     conv_output_shape,
     networks_equal,
 )
-from scnn.sim.netx import netx_dense_weights, read_netx, write_netx
+from scnn.sim.netx import (
+    netx_dense_weights,
+    read_netx,
+    rf_file_decays,
+    rf_from_file,
+    write_netx,
+)
 
 FAST_VS_REF = settings(max_examples=120, deadline=None, derandomize=True,
                        suppress_health_check=[HealthCheck.too_slow])
@@ -138,6 +148,48 @@ def test_tinynet_sdnn_dense_block(lava_gts: Path) -> None:
     assert np.array_equal(out["layer1/s"], np.load(d / "layer2.npy"))
 
 
+def test_complex_dense_input_block(lava_gts: Path) -> None:
+    """TestRFBlocks.test_input: lava-dl's ComplexInput (RF_IZ, vth 1.1, period 7, alpha .05)
+    fed in.npy into both its real and imaginary inputs, 2000 steps: its spikes equal
+    current.npy (which, despite the name, holds spikes)."""
+    d = lava_gts / "complex_dense"
+    neuron = RFIz.from_period(1.1, 7, .05)
+    assert (neuron.vth, neuron.sin_decay, neuron.cos_decay) == (70, 3042, 2426)
+    net = Network((Input((200,), neuron),), (200,))
+    out = fast.simulate(net, 2000, spikes=np.load(d / "in.npy").astype(np.int8))
+    assert np.array_equal(out["layer0/s"], np.load(d / "current.npy"))
+
+
+def test_complex_dense_block(lava_gts: Path) -> None:
+    """TestRFBlocks.test_dense: ComplexDense into RF (vth 25, period 11, alpha .05), the
+    block's default 8 bits and exponent 0 for both matrices, 2000 steps -> out.npy."""
+    d = lava_gts / "complex_dense"
+    layer = ComplexDense((200,), (256,), np.load(d / "weight_r.npy"),
+                         np.load(d / "weight_img.npy"), neuron=RF.from_period(25, 11, .05))
+    assert (layer.neuron.vth, layer.neuron.sin_decay, layer.neuron.cos_decay) == \
+        (1600, 2103, 3273)
+    net = Network((Input((200,)), layer), (200,))
+    out = fast.simulate(net, 2000, spikes=np.load(d / "in.npy").astype(np.int8))
+    assert np.array_equal(out["layer1/s"], np.load(d / "out.npy"))
+
+
+@pytest.mark.parametrize("kind", ["RF_PHASE", "RF_IZHIKEVICH", "RF"])
+def test_rf_file_decays_round_trip(kind: str) -> None:
+    """netx turns the file's decays into a period and alpha and Lava recomputes integers
+    (often one smaller); the writer finds file decays that come back as the neuron's."""
+    rng = np.random.default_rng(2)
+    for s, c in rng.integers(-4000, 4000, (200, 2)):
+        neuron = rf_from_file(kind, 3.5, float(s), float(c))
+        assert type(neuron) is (RF if kind == "RF_PHASE" else RFIz)
+        fs, fc = rf_file_decays(neuron)
+        back = rf_from_file(kind, neuron.vth / 64, fs, fc)
+        assert (back.sin_decay, back.cos_decay, back.vth) == \
+            (neuron.sin_decay, neuron.cos_decay, neuron.vth)
+    unreachable = RF(32, 2287, -3148)  # RF.from_period(0.5, 2.5, 0.05): no file pair maps here
+    with pytest.raises(ScnnError, match=r"no NetX sinDecay/cosDecay gives Lava's decays"):
+        rf_file_decays(unreachable)
+
+
 # ---------------------------------------------------------------- random networks
 
 
@@ -200,6 +252,26 @@ def _dense(draw: st.DrawFn, rng: np.random.Generator, n_in: int, spike_exp: int,
     return Dense((n_in,), (n_out,), weight, exp, bits, neuron, delay)
 
 
+def _complex(draw: st.DrawFn, rng: np.random.Generator, n_in: int,
+             lava_safe: bool) -> ComplexDense:
+    n_out = draw(st.integers(1, 5))
+    parts = []
+    for _ in range(2):
+        w = rng.integers(-30, 31, (n_out, n_in))
+        w[0, 0] = 7
+        parts.append(netx_dense_weights(w))
+    (wr, br, er), (wi, bi, ei) = parts
+    kind = draw(st.sampled_from([RF, RFIz]))
+    vth = draw(st.sampled_from([0.5, 1.1, 25.0]))
+    if lava_safe:  # decays a NetX file can hold (not every Lava pair is reachable)
+        neuron = rf_from_file("RF_PHASE" if kind is RF else "RF_IZ", vth,
+                              *rng.integers(-4000, 4001, 2).astype(float))
+    else:
+        neuron = kind.from_period(vth, draw(st.sampled_from([2.5, 7.0, 11.0, 40.0])),
+                                  draw(st.sampled_from([0.0, 0.05, 0.3])))
+    return ComplexDense((n_in,), (n_out,), wr, wi, er, ei, br, bi, neuron)
+
+
 @st.composite
 def sdnn_runs(draw: st.DrawFn, lava_safe: bool = False) -> tuple:
     """Input (Delta, graded input; or a port, binary spikes) -> 0..2 conv -> [flatten] ->
@@ -217,6 +289,8 @@ def sdnn_runs(draw: st.DrawFn, lava_safe: bool = False) -> tuple:
         layers.append(Flatten(layers[-1].shape))
     for _ in range(n_dense):
         layers.append(_dense(draw, rng, layers[-1].shape[0], spike_exp, lava_safe))
+    if n_dense and draw(st.booleans()):  # a resonate-and-fire readout
+        layers.append(_complex(draw, rng, layers[-1].shape[0], lava_safe))
     net = Network(tuple(layers), shape)
     steps = draw(st.integers(1, 8)) if draw(st.booleans()) else draw(st.integers(60, 70))
     if graded:
@@ -232,6 +306,9 @@ def sdnn_runs(draw: st.DrawFn, lava_safe: bool = False) -> tuple:
 def _events(net: Network, out: dict[str, np.ndarray]) -> None:
     for layer in net.layers:
         event(f"{layer.kind}:{type(layer.neuron).__name__}")
+    for key, value in out.items():
+        if key.endswith("/real") and value.size and np.abs(value).max() == 8388607:
+            event("RF saturated")
         if isinstance(layer, RecurrentDense):
             event("recurrent" + (" graded" if net.graded_into(net.layers.index(layer)) else ""))
         if getattr(layer, "delay", None) is not None:
@@ -410,6 +487,10 @@ def test_neuron_validation_names_the_rule() -> None:
         Dense((2,), (1,), np.ones((1, 2)), neuron=Sigma(), delay=np.array([[-1, 3]]))
     with pytest.raises(NetworkError, match=r"delay \(2,\) != weight \(1, 2\)"):
         Dense((2,), (1,), np.ones((1, 2)), neuron=Sigma(), delay=np.array([1, 3]))
+    with pytest.raises(NetworkError, match="complex dense layer: neuron LIF not allowed"):
+        ComplexDense((2,), (1,), np.ones((1, 2)), np.ones((1, 2)), neuron=LIF(0, 0, 1))
+    with pytest.raises(NetworkError, match=r"sin_decay = 5000 outside \[-4096, 4096\]"):
+        RF(10, 5000, 0)
 
 
 def test_drive_rules_for_graded_input() -> None:
@@ -481,6 +562,36 @@ def test_reader_rejects_bad_recurrent_layers(tmp_path: Path, edit, message: str)
     assert "\n" not in str(err.value)
 
 
+def _rf_net() -> Network:
+    w, bits, exp = netx_dense_weights(np.array([[4, -6, 2], [8, 2, 0]]))
+    layer = ComplexDense((3,), (2,), w, w, exp, exp, bits, bits, RF.from_period(2, 9, 0.1))
+    return Network((Input((3,)), layer), (3,))
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda f: f["layer/1"].create_dataset("bias", data=np.ones(2)),
+     r"layer 1 \(dense\): a bias on a complex dense layer: netx ignores it"),
+    (lambda f: f["layer/1"].create_dataset("delay", data=np.ones(2)),
+     r"layer 1 \(dense\): a delay on a complex dense layer"),
+    (lambda f: (f["layer/1/neuron"].__delitem__("type"),
+                f["layer/1/neuron"].create_dataset("type", data=b"SDNN")),
+     r"layer 1 \(dense\): complex weights into SigmaDelta neurons"),
+    (lambda f: (f["layer/1/neuron"].__delitem__("sinDecay"),
+                f["layer/1/neuron"].create_dataset("sinDecay", data=np.nan)),
+     r"layer 1 \(dense\): RF vThMant, sinDecay and cosDecay must be finite"),
+    (lambda f: (f["layer/0"].create_group("neuron"),
+                f["layer/0/neuron"].create_dataset("type", data=b"RF_PHASE")),
+     r"layer 0 \(input\): an RF input layer"),
+])
+def test_reader_rejects_bad_rf_layers(tmp_path: Path, edit, message: str) -> None:
+    src = write_netx(_rf_net(), tmp_path / "rf.net")
+    assert networks_equal(read_netx(src), _rf_net())
+    path = _edit(src, tmp_path / "bad.net", edit)
+    with pytest.raises(ScnnError, match=message) as err:
+        read_netx(path)
+    assert "\n" not in str(err.value)
+
+
 def test_writer_refuses_what_netx_cannot_load(tmp_path: Path) -> None:
     mixed = Network((Input((2,), Delta(1, spike_exp=3)),
                      Dense((2,), (1,), np.array([[2, 4]]), -1, 7, SigmaDelta(1, spike_exp=5))),
@@ -490,4 +601,7 @@ def test_writer_refuses_what_netx_cannot_load(tmp_path: Path) -> None:
     odd = Network((Input((2,), Delta(1, state_exp=4)),), (2,))
     with pytest.raises(ScnnError, match="state_exp 4 cannot be stored"):
         write_netx(odd, tmp_path / "y.net")
+    complex_input = Network((Input((2,), RFIz.from_period(1, 7, .05)),), (2,))
+    with pytest.raises(ScnnError, match="an RF input layer .* cannot be stored"):
+        write_netx(complex_input, tmp_path / "z.net")
     assert not list(tmp_path.iterdir())

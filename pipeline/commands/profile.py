@@ -33,7 +33,7 @@ def _write_json(out: Path, obj: object) -> None:
 
 def _arrays_profile(net: Path, names: tuple[str, ...], spikes: Path | None, bias: Path | None,
                     steps: int | None, reset_interval: int | None, reset_offset: int,
-                    spike_exp: int, max_chips: int) -> list[dict]:
+                    spike_exp: int, input_message_bits: int, max_chips: int) -> list[dict]:
     """``--input``/``--bias`` mode: the arrays drive the network as in ``scnn sim``."""
     from scnn.commands.sim import SimConfig, load_array
     from scnn.profile import profile_arrays
@@ -41,8 +41,10 @@ def _arrays_profile(net: Path, names: tuple[str, ...], spikes: Path | None, bias
 
     if steps is None:
         raise ScnnError("--steps is required with --input/--bias")
-    SimConfig(net=net, steps=steps, out=Path("unused.npz"), spike_exp=spike_exp)  # validates
-    recs = profile_arrays(read_netx(net, spike_exp=spike_exp), steps,
+    SimConfig(net=net, steps=steps, out=Path("unused.npz"), spike_exp=spike_exp,
+              input_message_bits=input_message_bits)  # validates
+    recs = profile_arrays(read_netx(net, spike_exp=spike_exp,
+                                    input_message_bits=input_message_bits), steps,
                           load_array(spikes, "input spikes"), load_array(bias, "input bias"),
                           names, reset_interval, reset_offset, max_chips)
     for r in recs:
@@ -69,6 +71,7 @@ def profile(
     reset_interval: int = typer.Option(None, "--reset-interval", help="As scnn sim."),
     reset_offset: int = typer.Option(0, "--reset-offset", help="As scnn sim."),
     spike_exp: int = typer.Option(6, "--spike-exp", help="SDNN graded-spike fraction bits."),
+    input_message_bits: int = typer.Option(0, "--input-message-bits", help="As scnn sim."),
     workers: int = WORKERS_OPTION,
     address: str = ADDRESS_OPTION,
 ) -> None:
@@ -85,7 +88,7 @@ def profile(
             raise ScnnError("--data/--limit drive a model card's audio; with --input/--bias "
                             "the arrays drive the network")
         recs = _arrays_profile(net, names, spikes, bias, steps, reset_interval, reset_offset,
-                               spike_exp, max_chips)
+                               spike_exp, input_message_bits, max_chips)
     else:
         if steps is not None or reset_interval is not None:
             raise ScnnError("--steps/--reset-interval go with --input/--bias (a model card "

@@ -5,7 +5,8 @@ Arrays in and out use Lava's neuron order ((W, H, C) for conv/input layers,
 ``--bias`` ([B,] *layer0_shape), ``--input`` ([B,] *input_shape, steps): 0/1 spikes,
 or integers into an SDNN network's Delta input layer; the output .npz holds
 ``layer<i>/s`` (bool spikes, int32 graded payloads) and the layer's neuron states
-(``u``, ``v`` for LIF; ``sigma``, ``act``, ``residue`` for sigma-delta kinds), each
+(``u``, ``v`` for LIF; ``sigma``, ``act``, ``residue`` for sigma-delta kinds; ``real``,
+``imag`` for resonate-and-fire), each
 ([B,] *shape, steps), per neuron layer i (NetX layer index), ``[..., t]`` after step t + 1.
 """
 
@@ -55,6 +56,7 @@ class SimConfig:
     silicon_v: bool = False
     threads: int = 1
     spike_exp: int = fx.SDN_SPIKE_EXP_DEFAULT
+    input_message_bits: int = 0
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -67,6 +69,9 @@ class SimConfig:
                             f"{','.join(VARIABLES)} or all")
         if not 0 <= self.spike_exp <= fx.SDN_EXP_MAX:
             raise ScnnError(f"--spike-exp {self.spike_exp}: must be in [0, {fx.SDN_EXP_MAX}]")
+        if not 0 <= self.input_message_bits <= fx.SDN_MESSAGE_BITS_MAX:
+            raise ScnnError(f"--input-message-bits {self.input_message_bits}: must be in "
+                            f"[0, {fx.SDN_MESSAGE_BITS_MAX}]")
 
 
 def load_array(path: Path | None, what: str) -> np.ndarray | None:
@@ -88,7 +93,7 @@ def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
     """Read the network and drive, simulate, save; return the results."""
     from scnn.sim.netx import read_netx
 
-    net = read_netx(cfg.net, spike_exp=cfg.spike_exp)
+    net = read_netx(cfg.net, spike_exp=cfg.spike_exp, input_message_bits=cfg.input_message_bits)
     results = BACKENDS[cfg.backend](
         net=net, steps=cfg.steps, spikes=load_array(cfg.spikes, "input spikes"),
         bias=load_array(cfg.bias, "input bias"), reset_interval=cfg.reset_interval,
@@ -115,19 +120,23 @@ def sim(net: Path = typer.Argument(..., help="NetX network (.net)."),
         reset_offset: int = typer.Option(0, "--reset-offset", help="O above (netx's)."),
         backend: str = typer.Option("fast", "--backend", help="fast or lava (the oracle)."),
         record: str = typer.Option("all", "--record", help="Variables to save: s and states "
-                                   "(u,v for LIF; sigma,act,residue for SDNN), or all."),
+                                   "(u,v for LIF; sigma,act,residue for SDNN; real,imag for "
+                                   "RF), or all."),
         silicon_v: bool = typer.Option(False, "--silicon-v", help="Report v = 128 on spike "
                                        "steps as Loihi silicon reads it (Lava reports 0)."),
         threads: int = typer.Option(1, "--threads", help="Threads of the fast simulator "
                                     "(at most the idle cores)."),
         spike_exp: int = typer.Option(fx.SDN_SPIKE_EXP_DEFAULT, "--spike-exp", help="Fraction "
                                       "bits of SDNN graded spikes (netx's loader argument)."),
+        input_message_bits: int = typer.Option(0, "--input-message-bits", help="Payload bits "
+                                               "of --input into a synapse-first network "
+                                               "(netx's; 0: binary spikes)."),
         ) -> None:
     """Simulate a NetX network bit-exactly as Lava's fixed_pt models do."""
     cfg = SimConfig(net=net, steps=steps, out=out, bias=bias, spikes=spikes,
                     reset_interval=reset_interval, reset_offset=reset_offset, backend=backend,
                     record=_record(record), silicon_v=silicon_v, threads=threads,
-                    spike_exp=spike_exp)
+                    spike_exp=spike_exp, input_message_bits=input_message_bits)
     results = run_sim(cfg)
     spikes_total = sum(int(np.count_nonzero(v)) for k, v in results.items() if k.endswith("/s"))
     typer.echo(f"{cfg.backend}: {len(results)} arrays, {cfg.steps} steps, "
