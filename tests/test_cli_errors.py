@@ -1,0 +1,68 @@
+"""The CLI's one error boundary: usage errors, Ctrl-C and SIGTERM as one line and a status,
+no traceback, no output left behind."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCNN = [sys.executable, "-c", "from scnn.cli import main; main()"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["sim", "x.net", "--steps", "abc", "--out", "o.npz"], "Invalid value for '--steps'"),
+    (["sim", "x.net", "--frobnicate"], "No such option: --frobnicate"),
+    (["sim", "--steps", "3", "--out", "o.npz"], "Missing argument"),
+    (["sim", "x.net", "--steps", "3"], "Missing option '--out'"),
+    (["profile", "x.net", "--chip"], "requires an argument"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_usage_errors_are_one_line_status_2(tmp_path: Path, args: list[str], needle: str) -> None:
+    res = subprocess.run(SCNN + args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    line = res.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("error: ") and needle in line, line
+    assert "usage: scnn" in line and "--help" in line and "Traceback" not in line
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_arguments_prints_the_help() -> None:
+    res = subprocess.run(SCNN, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "Usage: scnn" in res.stdout and "sim" in res.stdout
+
+
+def _interrupt(args: list[str], sig: int, after: float, cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.Popen(SCNN + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=cwd)
+    time.sleep(after)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize(("sig", "after", "status", "word"), [
+    (signal.SIGINT, 0.2, 130, "interrupted"),   # during the imports
+    (signal.SIGINT, 4.0, 130, "interrupted"),   # while simulating
+    (signal.SIGTERM, 4.0, 143, "terminated"),
+])
+def test_interruption_is_an_honest_failure(lava_gts: Path, tmp_path: Path, sig: int,
+                                           after: float, status: int, word: str) -> None:
+    """A long `scnn sim` (PilotNet LIF, 16 samples x 3,000 steps: ~10 s, 3 GB) stopped by a
+    signal: the status says so, one line, no output and no temporary file beside it."""
+    net = lava_gts / "pilotnet_lif" / "network.net"
+    bias = tmp_path / "in" / "bias.npy"
+    bias.parent.mkdir()
+    np.save(bias, np.repeat(np.load(lava_gts / "pilotnet_lif" / "image.npy")[None], 16, 0))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    res = _interrupt(["sim", str(net), "--bias", str(bias), "--steps", "3000", "--record", "s",
+                      "--out", str(out_dir / "res.npz")], sig, after, tmp_path)
+    assert res.returncode == status, res.stderr
+    assert res.stderr.strip() == word, res.stderr
+    assert not list(out_dir.iterdir())
