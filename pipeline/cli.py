@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-import click
-import typer
+if TYPE_CHECKING:  # imported inside the boundary, so that Ctrl-C there is handled too
+    import click
+    import typer
 
 COMMANDS = ("data", "run", "train", "convert", "export", "sim", "profile", "report",
             "nir_import", "sweep")
@@ -41,7 +43,7 @@ def _on_signal(signum: int, frame: object) -> None:
 
 def _interrupted(signum: int) -> None:
     term = signum == signal.SIGTERM
-    typer.echo("terminated" if term else "interrupted", err=True)
+    print("terminated" if term else "interrupted", file=sys.stderr)
     sys.exit(143 if term else 130)
 
 
@@ -50,6 +52,8 @@ def get_app() -> typer.Typer:
     global _APP
     if _APP is None:
         import importlib
+
+        import typer
 
         app = typer.Typer(
             help=(
@@ -76,6 +80,8 @@ def __getattr__(name: str) -> object:
 def _click_classes(name: str) -> tuple[type, ...]:
     """click's exception class ``name`` and the copy typer >= 0.2x vendors (``typer._click``:
     a new typer already changed which exceptions reach this boundary; both are caught)."""
+    import click
+
     classes = [getattr(click.exceptions, name, None)]
     try:
         from typer._click import exceptions as vendored
@@ -86,10 +92,6 @@ def _click_classes(name: str) -> tuple[type, ...]:
     return tuple(c for c in classes if c is not None)
 
 
-_NO_ARGS = _click_classes("NoArgsIsHelpError")  # a UsageError that only asks for the help
-_USAGE = _click_classes("UsageError")
-_EXIT = (*_click_classes("Exit"), typer.Exit)
-_ABORT = (*_click_classes("Abort"), typer.Abort)
 
 
 def _command_context(argv: list[str]) -> object | None:
@@ -116,8 +118,14 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _on_signal)
     try:
+        import typer
+
         from scnn.hw.errors import ScnnError
 
+        no_args = _click_classes("NoArgsIsHelpError")  # a UsageError asking for the help
+        usage_error = _click_classes("UsageError")
+        exit_ = (*_click_classes("Exit"), typer.Exit)
+        abort = (*_click_classes("Abort"), typer.Abort)
         try:
             code = get_app()(standalone_mode=False, prog_name="scnn")
             if code == 130:  # typer's non-standalone return for a KeyboardInterrupt
@@ -127,15 +135,15 @@ def main() -> None:
         except ScnnError as err:
             typer.echo(f"error: {err}", err=True)
             sys.exit(2)
-        except _NO_ARGS as err:
+        except no_args as err:
             typer.echo(err.ctx.get_help() if err.ctx else str(err))
             sys.exit(0)
-        except _USAGE as err:
+        except usage_error as err:
             typer.echo(_usage(err), err=True)
             sys.exit(2)
-        except _EXIT as ex:
+        except exit_ as ex:
             sys.exit(getattr(ex, "exit_code", 0))
-        except _ABORT:  # click's Ctrl-C or EOF at a prompt
+        except abort:  # click's Ctrl-C or EOF at a prompt
             raise KeyboardInterrupt from None
     except KeyboardInterrupt:  # a library restored the default handler
         _interrupted(signal.SIGINT)

@@ -14,6 +14,8 @@ another (Lava has no batch axis).  Results as ``sim.drive`` describes.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import multiprocessing
 import sys
 import tempfile
@@ -34,8 +36,18 @@ def _input_bias(net: Network, drive: Drive, b: int) -> np.ndarray | None:
     return np.broadcast_to(bias, first.shape).astype(np.int32)
 
 
+def import_netx():  # -> the lava.lib.dl.netx module
+    """lava-dl's netx, imported without the notices lava-dl prints on import ("No CUDA
+    runtime is found ...", "Prophesee Dataset Toolbox could not be found ...": it is
+    CPU-only here and needs neither); real errors still raise."""
+    if "lava.lib.dl.netx" not in sys.modules:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            import lava.lib.dl.netx  # noqa: F401
+    return sys.modules["lava.lib.dl.netx"]
+
+
 def _load(net: Network, path: Path, drive: Drive):  # -> netx.hdf5.Network
-    from lava.lib.dl import netx
+    netx = import_netx()
 
     first = net.layers[0]
     if isinstance(first, Input) and isinstance(first.neuron, LIF):

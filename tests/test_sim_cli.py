@@ -141,6 +141,7 @@ def test_sim_lava_backend_matches_fast(files: dict[str, Path], tmp_path: Path) -
                    str(files["spikes"]), "--steps", "7", "--backend", backend,
                    "--out", str(outs[backend]))
         assert res.returncode == 0, res.stderr
+        assert res.stderr == "" and res.stdout.count("\n") == 1  # no lava-dl import notices
     fast_out, lava_out = np.load(outs["fast"]), np.load(outs["lava"])
     assert sorted(fast_out.files) == sorted(lava_out.files)
     for key in fast_out.files:
