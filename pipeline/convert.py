@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scnn import defaults
 from scnn.hw.errors import ScnnError
 from scnn.models.scnn import SCNN
 from scnn.train import (
@@ -48,7 +49,7 @@ from scnn.train import (
     timed,
 )
 
-METHODS = ("data", "model")
+METHODS = defaults.CONVERT_METHODS
 
 
 @torch.no_grad()

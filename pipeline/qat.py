@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from scnn import defaults
 from scnn.hw.errors import ScnnError
 from scnn.hw.quantize import quantize_model
 from scnn.models.loihi import LayerQuant, LoihiSCNN
@@ -30,8 +31,8 @@ from scnn.train import (
     save_curve,
 )
 
-QAT_EPOCHS = 3
-QAT_LR = 0.1  # weights are in integer units (up to 254): a step of ~0.1 unit at the peak
+QAT_EPOCHS = defaults.QAT_EPOCHS
+QAT_LR = defaults.QAT_LR
 
 
 def save_loihi(q: LoihiSCNN, out: Path) -> None:

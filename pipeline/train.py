@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from scnn import defaults
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hw.errors import ScnnError
 from scnn.models.scnn import SCNN, SCNNConfig
@@ -37,9 +38,9 @@ from scnn.plots import pyplot, save_figure
 class TrainConfig:
     """Optimiser and schedule: AdamW with cosine decay, cross-entropy on the readout."""
 
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 3e-3
+    epochs: int = defaults.TRAIN_EPOCHS
+    batch_size: int = defaults.TRAIN_BATCH_SIZE
+    lr: float = defaults.TRAIN_LR
     weight_decay: float = 1e-4
     shift: int = 3
     freq_mask: int = 4

@@ -66,3 +66,30 @@ def test_interruption_is_an_honest_failure(lava_gts: Path, tmp_path: Path, sig: 
     assert res.returncode == status, res.stderr
     assert res.stderr.strip() == word, res.stderr
     assert not list(out_dir.iterdir())
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """Building the CLI (what `scnn --help` does) imports neither torch, numba nor Lava."""
+    code = ("import sys; from scnn.cli import get_app; get_app(); "
+            "print(sorted(m for m in ('torch', 'numba', 'lava', 'ray', 'matplotlib') "
+            "if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    from scnn import defaults
+    from scnn.convert import METHODS
+    from scnn.models.scnn import FAMILY
+    from scnn.qat import QAT_EPOCHS, QAT_LR
+    from scnn.runner import STAGES
+    from scnn.train import TrainConfig
+
+    cfg = TrainConfig()
+    assert (cfg.epochs, cfg.batch_size, cfg.lr) == (defaults.TRAIN_EPOCHS,
+                                                    defaults.TRAIN_BATCH_SIZE, defaults.TRAIN_LR)
+    assert (QAT_EPOCHS, QAT_LR, METHODS) == (defaults.QAT_EPOCHS, defaults.QAT_LR,
+                                             defaults.CONVERT_METHODS)
+    assert tuple(sorted(FAMILY)) == defaults.MODEL_FAMILY
+    assert tuple(name for name, _ in STAGES) == defaults.STAGE_NAMES

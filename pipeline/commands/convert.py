@@ -6,15 +6,14 @@ from pathlib import Path
 
 import typer
 
-from scnn.convert import METHODS, convert_run
-from scnn.train import TrainConfig, load_run, run_tensors
+from scnn.defaults import CONVERT_METHODS
 
 
 def convert_cmd(
     run_dir: Path = typer.Argument(..., help="A trained CNN twin run (scnn train --model "
                                    "cnn_scnn)."),
     out: Path = typer.Option(..., "--out", help="Run directory for the converted SNN."),
-    method: str = typer.Option("data", help=f"Normalisation: {' or '.join(METHODS)} "
+    method: str = typer.Option("data", help=f"Normalisation: {' or '.join(CONVERT_METHODS)} "
                                "(data: activations on the training split; model: weights)."),
     percentile: float = typer.Option(100.0, help="Data-based: scale by this percentile of "
                                      "the non-zero activations (Rueckauer 2017: 99.9) "
@@ -34,6 +33,9 @@ def convert_cmd(
     The result is an SNN run directory: `scnn finetune` (Loihi-exact), `scnn export`
     and `scnn run --net` take it through the same path as a trained SNN.
     """
+    from scnn.convert import convert_run
+    from scnn.train import TrainConfig, load_run, run_tensors
+
     run = load_run(run_dir)
     tensors = run_tensors(run, data, run_dir.parent / ".feature-cache")
     retrain = TrainConfig(epochs=retrain_epochs, lr=retrain_lr, seed=seed)

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import typer
 
-from scnn.export import export_netx
 from scnn.hw.errors import ScnnError
-from scnn.nir.export import export_nir
 
 
 def export(
@@ -23,10 +21,14 @@ def export(
     if netx is None and nir_out is None:
         raise ScnnError("nothing to export: pass --netx OUT.net and/or --nir OUT.nir")
     if netx is not None:
+        from scnn.export import export_netx
+
         card = export_netx(run_dir, netx)
         typer.echo(f"wrote {netx} ({card['run_steps']} steps per clip, readout layer "
                    f"{card['readout']['layer']}) and {netx.with_suffix('.json')}")
     if nir_out is not None:
+        from scnn.nir.export import export_nir
+
         graph = export_nir(run_dir, nir_out)
         typer.echo(f"wrote {nir_out} ({len(graph.nodes)} NIR nodes, dt = "
                    f"{graph.metadata['dt']:g} s)")

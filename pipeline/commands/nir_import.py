@@ -6,10 +6,6 @@ from pathlib import Path
 
 import typer
 
-from scnn.nir.check import agreement_table
-from scnn.nir.importer import import_nir
-from scnn.nir.quantize import error_table
-
 
 def import_(
     nir_file: Path = typer.Argument(..., help="A NIR graph (.nir, HDF5)."),
@@ -28,6 +24,10 @@ def import_(
                               "check it equals the fast simulator bit for bit."),
 ) -> None:
     """Map a feed-forward NIR graph to Loihi fixed point; print errors and agreement."""
+    from scnn.nir.check import agreement_table
+    from scnn.nir.importer import import_nir
+    from scnn.nir.quantize import error_table
+
     res = import_nir(nir_file, netx, data, mode, dt, steps, lava)
     typer.echo(f"quantisation error per layer ({res.imported.low.mode} input, "
                f"dt = {res.imported.low.dt:g} s):")

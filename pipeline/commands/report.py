@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from scnn.report import build_report
-
 
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by `scnn run`."),
@@ -16,6 +14,8 @@ def report(
     out: Path = typer.Option(None, "--out", help="Report folder (default: RUN/report)."),
 ) -> None:
     """HTML report of a run: accuracy float vs bit-exact, activity, cores, energy per chip."""
+    from scnn.report import build_report
+
     path = build_report(run_dir, data, out)
     typer.echo(f"wrote {path} (open it in a browser; PNGs and metrics.json beside it)")
 

@@ -6,12 +6,8 @@ from pathlib import Path
 
 import typer
 
-from scnn.commands.train import MODEL_NAMES
-from scnn.features import FeatureConfig
-from scnn.models.scnn import get_config
-from scnn.qat import QAT_EPOCHS, QAT_LR
-from scnn.runner import STAGES, RunContext, run_pipeline
-from scnn.train import TrainConfig
+from scnn import defaults
+from scnn.defaults import MODEL_NAMES, QAT_EPOCHS
 
 
 def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, "
@@ -19,7 +15,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         out: Path = typer.Option(Path("runs/default"), "--out", help="Run directory."),
         model: str = typer.Option("scnn", "--model", help=f"Model to train: {MODEL_NAMES}."),
         steps: int = typer.Option(None, "--steps", "-T", help="Time steps (default: the model's)."),
-        epochs: int = typer.Option(TrainConfig.epochs, help="Training epochs."),
+        epochs: int = typer.Option(defaults.TRAIN_EPOCHS, help="Training epochs."),
         seed: int = typer.Option(0, help="Seed for training."),
         qat_epochs: int = typer.Option(QAT_EPOCHS, help="Epochs of Loihi-exact fine-tuning "
                                        "(0: quantise only)."),
@@ -33,6 +29,12 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
                                       "(counted) instead of stopping."),
         ) -> None:
     """Run the whole pipeline into one run directory (stages: see below)."""
+    from scnn.features import FeatureConfig
+    from scnn.models.scnn import get_config
+    from scnn.qat import QAT_LR
+    from scnn.runner import RunContext, run_pipeline
+    from scnn.train import TrainConfig
+
     fcfg = FeatureConfig(kind=front_end)
     ctx = RunContext(out=out, data=data, features=fcfg, skip_bad=skip_bad,
                      model=get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed),
@@ -43,7 +45,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
     typer.echo(f"run directory: {out}  (stages: {', '.join(summary)})")
 
 
-run.__doc__ = (run.__doc__ or "") + "\n\nStages, in order: " + ", ".join(n for n, _ in STAGES) + "."
+run.__doc__ = (run.__doc__ or "") + "\n\nStages, in order: " + ", ".join(defaults.STAGE_NAMES) + "."
 
 
 def register(app: typer.Typer) -> None:

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from scnn import defaults
 from scnn.commands.options import ADDRESS_OPTION, WORKERS_OPTION
-from scnn.export import load_card
-from scnn.features import FeatureConfig
+from scnn.defaults import MODEL_NAMES, QAT_EPOCHS, QAT_LR
 from scnn.hw.errors import ScnnError
-from scnn.hweval import evaluate_netx
-from scnn.models.scnn import FAMILY, get_config
-from scnn.qat import QAT_EPOCHS, QAT_LR, finetune
-from scnn.train import (
-    TrainConfig,
-    accuracy_report,
-    load_features,
-    load_run,
-    load_splits,
-    predict,
-    run_tensors,
-    save_confusion,
-    train_run,
-)
 
-MODEL_NAMES = ", ".join(sorted(FAMILY) + [f"cnn_{n}" for n in sorted(FAMILY)])
+if TYPE_CHECKING:  # the training stack (torch) is imported by the commands that run it
+    from scnn.train import TrainConfig
 
 
 def train(
@@ -41,9 +29,9 @@ def train(
     threshold: float = typer.Option(None, help="Firing threshold."),
     slope: float = typer.Option(None, help="Fast-sigmoid surrogate slope."),
     drive: str = typer.Option(None, help="Input drive: direct (bias) or rate (Bernoulli)."),
-    epochs: int = typer.Option(TrainConfig.epochs, help="Training epochs."),
-    lr: float = typer.Option(TrainConfig.lr, help="Peak learning rate (one-cycle schedule)."),
-    batch_size: int = typer.Option(TrainConfig.batch_size, help="Mini-batch size."),
+    epochs: int = typer.Option(defaults.TRAIN_EPOCHS, help="Training epochs."),
+    lr: float = typer.Option(defaults.TRAIN_LR, help="Peak learning rate (one-cycle schedule)."),
+    batch_size: int = typer.Option(defaults.TRAIN_BATCH_SIZE, help="Mini-batch size."),
     seed: int = typer.Option(0, help="Seed for initialisation, shuffling and augmentation."),
     front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
     qat: bool = typer.Option(False, "--qat", help="Then fine-tune with the Loihi-exact layer "
@@ -51,6 +39,10 @@ def train(
     qat_epochs: int = typer.Option(QAT_EPOCHS, help="Epochs of Loihi-exact fine-tuning."),
 ) -> None:
     """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split."""
+    from scnn.features import FeatureConfig
+    from scnn.models.scnn import get_config
+    from scnn.train import TrainConfig, load_splits, train_run
+
     fcfg = FeatureConfig(kind=front_end)
     mcfg = get_config(model, input_shape=fcfg.shape, steps=steps, beta=beta,
                       learn_beta=learn_beta, threshold=threshold, slope=slope, drive=drive,
@@ -68,6 +60,9 @@ def train(
 
 
 def _finetune(run_dir: Path, out: Path, tensors: dict, tcfg: TrainConfig) -> None:
+    from scnn.qat import finetune
+    from scnn.train import load_run
+
     m = finetune(load_run(run_dir), tcfg, tensors, out)
     if "qat_accuracy" in m:
         tuned = m.get("finetuned_accuracy")
@@ -89,6 +84,8 @@ def finetune_cmd(
     seed: int = typer.Option(0, help="Seed for shuffling and augmentation."),
 ) -> None:
     """Quantise a float SCNN to Loihi fixed point and fine-tune it with the exact forward."""
+    from scnn.train import TrainConfig, load_run, run_tensors
+
     tensors = run_tensors(load_run(run_dir), data, run_dir.parent / ".feature-cache")
     _finetune(run_dir, out or run_dir, tensors, TrainConfig(epochs=epochs, lr=lr, seed=seed))
 
@@ -118,6 +115,8 @@ def evaluate(
         return
     if not target.is_dir():
         raise ScnnError(f"{target}: expected a run directory or a .net file")
+    from scnn.train import accuracy_report, load_features, load_run, predict, save_confusion
+
     run = load_run(target)
     raw, classes = load_features(data, run.features, splits=(split,))
     if split not in raw:
@@ -142,6 +141,9 @@ def _evaluate_netx(net: Path, data: Path | None, split: str, json_out: Path | No
                    address: str | None = None) -> None:
     if not net.exists():
         raise ScnnError(f"{net}: no such file")
+    from scnn.export import load_card
+    from scnn.hweval import evaluate_netx
+
     rep = evaluate_netx(net, data, backend, limit, split, workers=workers, address=address)
     typer.echo(f"{net.name} ({backend}, bit-exact) on {split}: accuracy "
                f"{100 * rep['accuracy']:.2f} % ({rep['n']} clips, {rep['run_steps']} steps)")

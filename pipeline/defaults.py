@@ -1,0 +1,24 @@
+"""Defaults and names shared by the library and the CLI, importable without torch.
+
+The ``scnn`` command builds its options from these, so ``scnn --help`` does not import
+the training stack; the library modules take their defaults from here (one place each).
+"""
+
+from __future__ import annotations
+
+# scnn.train.TrainConfig
+TRAIN_EPOCHS = 40
+TRAIN_BATCH_SIZE = 64
+TRAIN_LR = 3e-3
+# scnn.qat: Loihi-exact fine-tuning; weights are in integer units (up to 254): a step of
+# ~0.1 unit at the peak
+QAT_EPOCHS = 3
+QAT_LR = 0.1
+# scnn.models.scnn.FAMILY (its keys; cnn_<name> is each one's CNN twin)
+MODEL_FAMILY = ("model_a", "model_b", "scnn")
+MODEL_NAMES = ", ".join(MODEL_FAMILY + tuple(f"cnn_{n}" for n in MODEL_FAMILY))
+# scnn.convert: weight/threshold normalisation
+CONVERT_METHODS = ("data", "model")
+# scnn.runner.STAGES, in order
+STAGE_NAMES = ("data", "features", "train", "qat", "export", "simulate", "lava", "profile",
+               "report")
