@@ -352,3 +352,39 @@ def rf_run(a_re, a_im, delay, vth, sin_d, cos_d, phase,  # noqa: PLR0913
             if rec_im:
                 for k in range(n1 - n0):
                     im_out[b, t, n0 + k] = im[k]
+
+
+@nb.njit(parallel=True, nogil=True, cache=True)
+def conv_scatter(s, w, stride, padding, dilation, groups, out):  # noqa: PLR0913
+    """Lava's convolution of sparse payloads by scattering each nonzero input into the
+    outputs it reaches (event-driven, as the chip does): exact int64 sums into ``out``.
+
+    s (S, W, H, C_in) int32; w (C_out, kW, kH, C_in / groups) in Lava's layout, where
+    output (x, y, k) sums ``s[x*sx + (kW-1-i)*dx - px, y*sy + (kH-1-j)*dy - py, c] *
+    w[k, i, j, c']`` over its group (``sim.reference.conv_synapse``); out (S, W_out, H_out,
+    C_out) int64 zeros.  Frames run in parallel.
+    """
+    n_s, n_w, n_h, n_c = s.shape
+    c_out, kw, kh, cg = w.shape
+    w_out, h_out = out.shape[1], out.shape[2]
+    per_group = c_out // groups
+    for f in nb.prange(n_s):
+        for x in range(n_w):
+            for y in range(n_h):
+                for c in range(n_c):
+                    p = np.int64(s[f, x, y, c])
+                    if p == 0:
+                        continue
+                    g, cc = c // cg, c % cg
+                    for i in range(kw):
+                        nx = x + padding[0] - (kw - 1 - i) * dilation[0]
+                        if nx < 0 or nx % stride[0] != 0 or nx // stride[0] >= w_out:
+                            continue
+                        xo = nx // stride[0]
+                        for j in range(kh):
+                            ny = y + padding[1] - (kh - 1 - j) * dilation[1]
+                            if ny < 0 or ny % stride[1] != 0 or ny // stride[1] >= h_out:
+                                continue
+                            yo = ny // stride[1]
+                            for k in range(g * per_group, (g + 1) * per_group):
+                                out[f, xo, yo, k] += w[k, i, j, cc] * p

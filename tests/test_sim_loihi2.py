@@ -330,6 +330,32 @@ def test_fast_equals_reference(run: tuple) -> None:
     _same(out, reference.simulate(net, steps, spikes=x))
 
 
+@pytest.mark.parametrize("ratio", [0.0, float("inf")])
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), groups=st.sampled_from([1, 2]),
+       dilation=st.sampled_from([(1, 1), (2, 1)]), density=st.sampled_from([0.02, 0.3, 1.0]))
+def test_graded_conv_dense_and_scatter_paths(ratio: float, seed: int, groups: int,
+                                             dilation: tuple[int, int],
+                                             density: float) -> None:
+    """Graded payloads through a convolution, always dense (ratio 0) or always scattered
+    event by event (inf), with strides, padding, dilation and groups: == reference."""
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(3, 7)), int(rng.integers(3, 7)), 2 * groups)
+    kernel, stride, pad = (2, 3), (int(rng.integers(1, 3)), 1), (int(rng.integers(0, 2)), 1)
+    out = conv_output_shape(shape, 2 * groups, kernel, stride, pad, dilation)
+    assume(min(out) >= 1)
+    w = rng.integers(-255, 256, (2 * groups,) + kernel + (2,))
+    conv = Conv(shape, out, w, stride, pad, dilation, groups, SigmaDelta(0, spike_exp=3))
+    net = Network((Input(shape), conv), shape, input_message_bits=16)
+    x = rng.integers(-(1 << 15), 1 << 15, shape + (5,)) * (rng.random(shape + (5,)) < density)
+    old = fast.SCATTER_RATIO
+    fast.SCATTER_RATIO = ratio
+    try:
+        _same(fast.simulate(net, 5, spikes=x), reference.simulate(net, 5, spikes=x))
+    finally:
+        fast.SCATTER_RATIO = old
+
+
 def test_integrator_accumulates_and_never_spikes() -> None:
     """u sums the shifted synaptic input without decay (wrapping at 24 bits), v = u + bias,
     no spikes, even at v's saturation."""
