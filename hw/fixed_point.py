@@ -95,6 +95,20 @@ def decay(x: np.ndarray, d: int) -> np.ndarray:
     return rtz_shift(np.asarray(x, dtype=np.int64) * (DECAY_UNITY - d), DECAY_SHIFT)
 
 
+def conv_output(total: np.ndarray) -> np.ndarray:
+    """What Lava's ``PyConvModelFixed`` delivers for exact convolution sums: ``conv_scipy``
+    sums in float64 and casts to int32 (numpy gives -2**31 for values outside int32 on
+    x86), then ``signed_clamp(24)`` wraps: ``wrap24(sum)`` inside int32, else 0."""
+    t = np.asarray(total, dtype=np.int64)
+    inside = (t >= -(1 << 31)) & (t < (1 << 31))
+    return np.where(inside, wrap_signed(t, CONV_BITS), 0)
+
+
+def payload_max(x: np.ndarray) -> int:
+    """Largest magnitude of int32 payloads, as a Python int (np.abs keeps -2**31 negative)."""
+    return max(int(x.max()), -int(x.min())) if x.size else 0
+
+
 def wrap32(x: np.ndarray) -> np.ndarray:
     """numpy's int32 arithmetic: wrap to signed 32 bits (Lava's sigma-delta states)."""
     return wrap_signed(x, INT32_BITS)

@@ -240,13 +240,15 @@ def _dest_cores(net: Network, ids: dict[int, np.ndarray], synapses: str) -> dict
     dest = {i: np.zeros(net.layers[i].shape, np.int64) for i in net.neuron_layers}
     for i in net.neuron_layers:
         layer, j = net.layers[i], source_layer(net, i)
-        if isinstance(layer, Input) or j is None:
+        if isinstance(layer, Input):
             continue
         k = int(ids[i].max()) + 1
         count = reach(layer, ids[i], k, synapses).sum(axis=0)  # (n_in,) layer input order
         n_in = int(np.prod(layer.in_shape))
         if isinstance(layer, RecurrentDense):  # its own neurons reach its own cores too
             dest[i] += count[n_in:].astype(np.int64)
+        if j is None:  # fed by external input: no source layer to send to these cores
+            continue
         count = count[:n_in]
         shape = net.layers[j].shape
         if len(shape) == 3 and len(layer.in_shape) == 1:

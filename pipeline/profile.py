@@ -186,6 +186,8 @@ def profile_arrays(net: Network, steps: int, spikes: np.ndarray | None = None,
     from scnn.sim.fast import simulate
 
     drive = make_drive(net, steps, spikes, bias, reset_interval, reset_offset)
+    if drive.batch == 0:
+        raise ScnnError("the input holds no samples (batch of 0): nothing to profile")
     res = simulate(net, steps, spikes=spikes, bias=bias, reset_interval=reset_interval,
                    reset_offset=reset_offset)
     act = layer_activity(net, res, input_spikes=drive.spikes)

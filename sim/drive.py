@@ -33,9 +33,9 @@ class DriveError(ScnnError):
 class Drive:
     """Normalised run inputs.
 
-    spikes: (B, *input_shape, steps) int8 0/1 or None; bias: (B, *shape0) int64 or
-    None (layer 0's bias mantissa per sample, constant in time); ``batched`` says
-    whether results keep the leading batch axis.
+    spikes: (B, *input_shape, steps) int8 0/1, int32 for graded input, or None; bias:
+    (B, *shape0) int64 or None (layer 0's bias mantissa per sample, constant in time);
+    ``batched`` says whether results keep the leading batch axis.
     """
 
     steps: int
@@ -111,8 +111,8 @@ def make_drive(net: Network, steps: int, spikes: np.ndarray | None = None,
 
     ``layers``: NetX indices of the neuron layers to record (default: all).
     """
-    if int(steps) < 1:
-        raise DriveError(f"steps = {steps} must be >= 1")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise DriveError(f"steps = {steps!r} must be an integer >= 1")
     bad = [r for r in record if r not in VARIABLES]
     if bad or not record:
         raise DriveError(f"record {record} must be a non-empty subset of {VARIABLES}")
@@ -135,8 +135,13 @@ def make_drive(net: Network, steps: int, spikes: np.ndarray | None = None,
     if len(set(batches)) > 1:
         raise DriveError(f"spikes and bias disagree on the batch size: {batches}")
     variables = {i: ("s",) + net.layers[i].neuron.states for i in net.neuron_layers}
-    return Drive(int(steps), batches[0] if batches else 1, any(flags), sx, sb,
-                 reset_interval, int(reset_offset), tuple(record), silicon_v, layers, variables)
+    drive = Drive(int(steps), batches[0] if batches else 1, any(flags), sx, sb,
+                  reset_interval, int(reset_offset), tuple(record), silicon_v, layers, variables)
+    if not any(drive.records(i, var) for i in layers for var in record):
+        have = sorted({v for i in layers for v in variables[i]}, key=VARIABLES.index)
+        raise DriveError(f"record {','.join(record)}: no recorded layer has these variables "
+                         f"(they have {','.join(have)})")
+    return drive
 
 
 def spike_dtype(net: Network, key: str) -> type:

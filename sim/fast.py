@@ -193,15 +193,14 @@ class _ConvSynapse(_OverTime):
         if live.size == 0:
             return out
         x = s[live] if live.size < len(s) else s
-        if np.count_nonzero(x) * self.scatter_cost < SCATTER_RATIO * x.shape[0] * self.dense_cost:
+        bound = self.bound * fx.payload_max(x)  # < 2**61: weights and payloads are checked
+        sparse = np.count_nonzero(x) * self.scatter_cost < \
+            SCATTER_RATIO * x.shape[0] * self.dense_cost
+        if sparse or bound >= FLOAT64_EXACT:  # exact int64 sums, event by event
             a = np.zeros((x.shape[0],) + self.out_shape, np.int64)
             kernels.conv_scatter(x, self.lava_weight, *self.geometry, a)
-            out[live] = fx.wrap_signed(a, fx.CONV_BITS)
+            out[live] = fx.conv_output(a)
             return out
-        bound = self.bound * int(np.abs(x).max())
-        if bound >= FLOAT64_EXACT:
-            raise OverflowError(f"graded convolution sums up to {bound} exceed float64's exact "
-                                "integers (Lava's conv_scipy rounds them)")
         dtype = torch.float32 if bound < FLOAT_EXACT else torch.float64
         if dtype not in self.weights:
             self.weights[dtype] = self.weight.to(dtype).contiguous(
@@ -211,7 +210,7 @@ class _ConvSynapse(_OverTime):
         a = F.conv2d(xt, self.weights[dtype], stride=stride, padding=padding,
                      dilation=dilation, groups=groups).permute(0, 2, 3, 1).numpy()
         if bound >= fx.UV_LIMIT and np.abs(a).max() >= fx.UV_LIMIT:
-            a = fx.wrap_signed(a.astype(np.int64), fx.CONV_BITS)
+            a = fx.conv_output(a.astype(np.int64))
         out[live] = a
         return out
 
@@ -261,7 +260,7 @@ class _DenseSynapse(_OverTime):
         if live.size == 0:
             return out
         x = s[live] if live.size < len(s) else s
-        s_max = int(np.abs(x).max())
+        s_max = fx.payload_max(x)
         bound = self.rows * s_max
         if self.delayed and self.w_max * s_max >= INT32:  # products wrap: Lava's own way
             w = self.weight_t.numpy().T.astype(np.int32)

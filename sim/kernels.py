@@ -1,4 +1,9 @@
-"""Compiled integer kernel of the fast simulator (numba): Lava's LIF dynamics over all steps.
+"""Compiled integer kernels of the fast simulator (numba): one per neuron family, all steps.
+
+``lif_run`` (LIF and the integrator), ``sdn_run`` (Delta, SigmaDelta, Sigma), ``rf_run``
+(RF, RF_IZ), ``rec_lif_run`` / ``rec_sdn_run`` (recurrent layers, their own synapse
+inside the time loop) and ``conv_scatter`` (event-driven convolution of sparse payloads).
+The LIF kernel's arithmetic, the one that needs care:
 
 Lava's ``PyLifModelBitAcc`` keeps u and v in int32 and computes each step as
 

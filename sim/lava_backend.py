@@ -144,6 +144,11 @@ def simulate(net: Network, steps: int, spikes: np.ndarray | None = None,
     free_start_method()
     drive = make_drive(net, steps, spikes, bias, reset_interval, reset_offset, record, silicon_v,
                        layers)
+    if drive.batch == 0:  # nothing to run: empty arrays, as the other backends give
+        return finish({f"layer{i}/{var}": np.zeros((0,) + net.layers[i].shape + (drive.steps,),
+                                                   spike_dtype(net, f"layer{i}/{var}"))
+                       for i in net.neuron_layers for var in drive.needed
+                       if drive.records(i, var)}, drive)
     with tempfile.TemporaryDirectory(prefix="scnn-lava-") as tmp:
         samples = [_run_sample(net, drive, b, Path(tmp)) for b in range(drive.batch)]
     out = {key: np.stack([s[key] for s in samples]) for key in samples[0]}

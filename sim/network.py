@@ -319,8 +319,17 @@ def _check_bias_shape(neuron: Neuron | None, shape: Shape, where: str) -> None:
                            f"to neurons {shape}") from err
 
 
+def _integer(value: object, what: str) -> int:
+    """``int(value)`` of an integral value; a one-line NetworkError for anything else."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float,
+                                                                      np.floating)) \
+            or int(value) != value:
+        raise NetworkError(f"{what} = {value!r} is not an integer")
+    return int(value)
+
+
 def _shape(x: object, ndim: int | None, what: str) -> Shape:
-    shape = tuple(int(s) for s in np.atleast_1d(np.asarray(x)))
+    shape = tuple(_integer(s, what) for s in np.atleast_1d(np.asarray(x)).tolist())
     if (ndim is not None and len(shape) != ndim) or any(s < 1 for s in shape):
         raise NetworkError(f"{what} must be {ndim or 'any'}-D positive sizes, got {shape}")
     return shape
@@ -328,7 +337,8 @@ def _shape(x: object, ndim: int | None, what: str) -> Shape:
 
 @dataclass(frozen=True, eq=False)
 class Input:
-    """Input layer: a LIF layer (``neuron``) driven by its bias and/or by spikes.
+    """Input layer: neurons (``neuron``: LIF, an SDNN Delta, or RF for lava-dl's
+    ComplexInput) driven by a LIF bias and/or by external input.
 
     External spikes ``x[t]`` enter the neuron directly, ``a_in[t] = x[t]`` (no
     synapse, no delay).  ``neuron=None`` is NetX's shape-only input entry: no
@@ -362,7 +372,7 @@ def conv_output_shape(in_shape: Shape, out_channels: int, kernel: Shape, stride:
 
 @dataclass(frozen=True, eq=False)
 class Conv:
-    """2-D convolution synapse (Lava ``PyConvModelFixed``) feeding a LIF layer.
+    """2-D convolution synapse (Lava ``PyConvModelFixed``) feeding a neuron layer.
 
     ``a[x, y, k] = wrap24(sum_{i, j, c} s[x*sx + i*dx - px, y*sy + j*dy - py, c]
     * weight[k, kw-1-i, kh-1-j, c])`` over the group of ``k``, zero padded;
@@ -386,11 +396,11 @@ class Conv:
         _set(self, "shape", _shape(self.shape, 3, "conv output shape"))
         for name in ("stride", "dilation"):
             _set(self, name, _shape(np.broadcast_to(getattr(self, name), 2), 2, name))
-        pad = tuple(int(p) for p in np.broadcast_to(self.padding, 2))
+        pad = tuple(_integer(p, "conv padding") for p in np.broadcast_to(self.padding, 2).tolist())
         if min(pad) < 0:
             raise NetworkError(f"conv padding {pad} is negative")
         _set(self, "padding", pad)
-        _set(self, "groups", int(self.groups))
+        _set(self, "groups", _integer(self.groups, "conv groups"))
         self._check_geometry(w)
         if self.neuron is None:
             raise NetworkError("conv layer needs a neuron")
@@ -422,7 +432,7 @@ class Flatten:
     neuron: ClassVar[None] = None
 
     def __post_init__(self) -> None:
-        _set(self, "in_shape", _shape(self.in_shape, None, "flatten input shape"))
+        _set(self, "in_shape", _shape(self.in_shape, 3, "flatten input shape (W, H, C)"))
 
     @property
     def shape(self) -> Shape:
@@ -458,8 +468,8 @@ class Dense:
         _set(self, "weight", w)
         _set(self, "in_shape", _shape(self.in_shape, 1, "dense input shape"))
         _set(self, "shape", _shape(self.shape, 1, "dense output shape"))
-        _set(self, "weight_exp", int(self.weight_exp))
-        _set(self, "num_weight_bits", int(self.num_weight_bits))
+        _set(self, "weight_exp", _integer(self.weight_exp, "weight_exp"))
+        _set(self, "num_weight_bits", _integer(self.num_weight_bits, "num_weight_bits"))
         if w.shape != self.shape + self.in_shape:
             raise NetworkError(f"dense weight {w.shape} != (out, in) {self.shape + self.in_shape}")
         if w.size and np.abs(w).max() > INT32_MAX:
@@ -524,8 +534,8 @@ class ComplexDense:
             if w.size and np.abs(w).max() > INT32_MAX:
                 raise NetworkError(f"{part} weights exceed int32")
             _set(self, f"weight_{part}", w)
-            _set(self, f"exp_{part}", int(getattr(self, f"exp_{part}")))
-            _set(self, f"bits_{part}", int(getattr(self, f"bits_{part}")))
+            _set(self, f"exp_{part}", _integer(getattr(self, f"exp_{part}"), f"exp_{part}"))
+            _set(self, f"bits_{part}", _integer(getattr(self, f"bits_{part}"), f"bits_{part}"))
             fx.truncated_weight_bits(getattr(self, f"bits_{part}"), fx.weight_sign_mode(w))
         if self.neuron is None:
             raise NetworkError("complex dense layer needs a neuron")
@@ -611,6 +621,8 @@ class Network:
                 raise NetworkError(f"layer {i} ({layer.kind}): input shape {layer.in_shape} "
                                    f"!= previous output {shape}")
             shape = layer.shape
+        if not self.neuron_layers:
+            raise NetworkError("network has no neuron layers (only a shape-only input)")
 
     @property
     def neuron_layers(self) -> tuple[int, ...]:

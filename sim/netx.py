@@ -119,12 +119,25 @@ def netx_dense_weights(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
 # ---------------------------------------------------------------- reading
 
 
+def _int_param(cfg: h5py.Group, key: str) -> int:
+    """A neuron parameter netx passes on unrounded: it must be an integer (a fractional
+    vThMant, say, is scaled before Lava rounds it, or breaks Lava's integer shifts)."""
+    value = np.asarray(cfg[key][()])
+    if value.size != 1 or value.dtype.kind not in "biuf" or not np.isfinite(value).all() \
+            or value.ravel()[0] != np.round(value.ravel()[0]):
+        raise NetxError(f"neuron {key} = {value.tolist()!r} is not an integer")
+    return int(value.ravel()[0])
+
+
 def _read_lif(cfg: h5py.Group, is_input: bool, spike_exp: int) -> LIF:
     graded = "gradedSpike" in cfg and bool(np.asarray(cfg["gradedSpike"][()]).any())
-    if graded or ("messageBits" in cfg and int(np.asarray(cfg["messageBits"][()])) > 0):
+    if graded:
         raise NetxError("graded spikes from LIF neurons are not modelled")
-    return LIF(du=int(cfg["iDecay"][()]) + fx.IDECAY_TO_DU, dv=int(cfg["vDecay"][()]),
-               vth=int(cfg["vThMant"][()]), bias_exp=fx.BIAS_EXP_DEFAULT)
+    if "messageBits" in cfg:
+        raise NetxError("messageBits on a CUBA neuron: netx cannot read it (not one of its "
+                        "array keys)")
+    return LIF(du=_int_param(cfg, "iDecay") + fx.IDECAY_TO_DU, dv=_int_param(cfg, "vDecay"),
+               vth=_int_param(cfg, "vThMant"), bias_exp=fx.BIAS_EXP_DEFAULT)
 
 
 def _read_sdnn(cfg: h5py.Group, is_input: bool, spike_exp: int) -> Delta | SigmaDelta | Sigma:
@@ -136,10 +149,10 @@ def _read_sdnn(cfg: h5py.Group, is_input: bool, spike_exp: int) -> Delta | Sigma
         raise NetxError(f"activation {_text(cfg['activation'])!r}: netx builds SigmaDelta "
                         "with ReLU regardless")
     if is_input:
-        return Delta(vth=int(np.asarray(cfg["vThMant"][()])), spike_exp=spike_exp)
+        return Delta(vth=_int_param(cfg, "vThMant"), spike_exp=spike_exp)
     if "sigma_output" in cfg:  # netx tests the key, not its value
         return Sigma()
-    return SigmaDelta(vth=int(np.asarray(cfg["vThMant"][()])), spike_exp=spike_exp)
+    return SigmaDelta(vth=_int_param(cfg, "vThMant"), spike_exp=spike_exp)
 
 
 def rf_from_file(kind: str, vth: float, sin_decay: float, cos_decay: float) -> RF:
@@ -189,13 +202,18 @@ def _read_neuron(group: h5py.Group, spike_exp: int, is_input: bool = False,
     return reader(cfg, is_input, spike_exp)
 
 
-def _with_file_bias(neuron: Neuron, group: h5py.Group) -> Neuron:
+def _with_file_bias(neuron: Neuron, group: h5py.Group, conv_shape: Shape | None = None
+                    ) -> Neuron:
     if "bias" not in group:
         return neuron
     if not neuron.has_bias:
         raise NetxError(f"a bias on a {type(neuron).__name__} neuron (netx's process takes "
                         "none and fails to build)")
-    return neuron.with_bias(_ints(group["bias"]))
+    bias = _ints(group["bias"])
+    if conv_shape is not None and bias.shape not in ((conv_shape[2],), conv_shape):
+        raise NetxError(f"conv bias of shape {bias.shape}: netx takes one per channel "
+                        f"({conv_shape[2]},) or the layer's {conv_shape}")
+    return neuron.with_bias(bias)
 
 
 def _no_delay(group: h5py.Group) -> None:
@@ -242,7 +260,8 @@ def _read_conv(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Conv:
     return Conv(in_shape=prev, shape=_file_shape(group), weight=w,
                 stride=_pair(group["stride"]), padding=_pair(group["padding"]),
                 dilation=_pair(group["dilation"]), groups=groups,
-                neuron=_with_file_bias(_read_neuron(group, spike_exp), group))
+                neuron=_with_file_bias(_read_neuron(group, spike_exp), group,
+                                       _file_shape(group)))
 
 
 def _read_flatten(group: h5py.Group, prev: Shape | None, spike_exp: int) -> Flatten:

@@ -140,8 +140,9 @@ NEURON_STEPS = {LIF: _lif, Integrator: _lif, Delta: _delta, SigmaDelta: _sigma_d
 
 
 def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
-    """Lava's convolution of spikes or payloads s (W, H, C_in) -> (W, H, C_out), wrapped
-    to 24 bits (exact integer sums; see ``sim.fast`` on Lava's float32 convolution)."""
+    """Lava's convolution of spikes or payloads s (W, H, C_in) -> (W, H, C_out): exact
+    integer sums, delivered as Lava's float64 sum cast to int32 and wrapped to 24 bits
+    (``hw.fixed_point.conv_output``: 0 for a sum outside int32)."""
     w = layer.weight
     k_out, kw, kh, cg = w.shape
     out = np.zeros(layer.shape, np.int64)
@@ -153,7 +154,7 @@ def conv_synapse(s: np.ndarray, layer: Conv) -> np.ndarray:
             yj = y * layer.stride[1] + (kh - 1 - j) * layer.dilation[1] - layer.padding[1]
             if 0 <= xi < s.shape[0] and 0 <= yj < s.shape[1] and s[xi, yj, g * cg + c]:
                 total += int(w[k, i, j, c]) * int(s[xi, yj, g * cg + c])
-        out[x, y, k] = _wrap(total, fx.CONV_BITS)
+        out[x, y, k] = int(fx.conv_output(total))
     return out
 
 

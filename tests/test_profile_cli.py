@@ -112,16 +112,19 @@ def test_profile_driven_by_arrays(lava_gts: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("args, needle", [
     (["--input", "{x}"], "--steps is required with --input/--bias"),
     (["--input", "{x}", "--steps", "3", "--data", "{x}"], "--data/--limit drive a model"),
-    (["--steps", "3"], "--steps/--reset-interval go with --input/--bias"),
+    (["--steps", "3"], "--steps go with --input/--bias"),
+    (["--spike-exp", "3"], "--spike-exp go with --input/--bias"),
+    (["--input", "{empty}", "--steps", "3"], "holds no samples (batch of 0)"),
     (["--input", "{x}", "--steps", "3", "--spike-exp", "9"], "--spike-exp 9"),
     (["--input", "{x}", "--steps", "4"], "x 4 steps"),
 ])
 def test_profile_array_mode_errors(lava_gts: Path, tmp_path: Path, args: list[str],
                                    needle: str) -> None:
-    x = tmp_path / "x.npy"
+    x, empty = tmp_path / "x.npy", tmp_path / "empty.npy"
     np.save(x, np.zeros((100, 33, 3, 3), np.int32))
+    np.save(empty, np.zeros((0, 100, 33, 3, 3), np.int32))
     out = tmp_path / "p.json"
     res = scnn("profile", str(lava_gts / "pilotnet_sdnn" / "network.net"),
-               *[a.format(x=x) for a in args], "--json", str(out))
+               *[a.format(x=x, empty=empty) for a in args], "--json", str(out))
     assert res.returncode == 2 and res.stderr.startswith("error: ") and needle in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not out.exists()

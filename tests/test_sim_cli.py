@@ -113,6 +113,17 @@ def test_sim_pilotnet_sdnn_graded(lava_gts: Path, tmp_path: Path) -> None:
     assert "layer1/u" not in got.files and got["layer1/s"].dtype == np.int32
 
 
+def test_sim_record_of_no_layer_is_an_error(lava_gts: Path, tmp_path: Path) -> None:
+    frames = tmp_path / "frames.npy"
+    np.save(frames, np.repeat(np.load(lava_gts / "pilotnet_sdnn" / "input.npy"), 2, axis=-1))
+    out = tmp_path / "o.npz"
+    res = scnn("sim", str(lava_gts / "pilotnet_sdnn" / "network.net"), "--input", str(frames),
+               "--steps", "2", "--record", "u,v", "--out", str(out))
+    assert res.returncode == 2 and not out.exists()
+    assert "record u,v: no recorded layer has these variables (they have s,sigma,act,residue)" \
+        in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
 def test_sim_bad_network_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.net"
     junk.write_bytes(b"not hdf5")

@@ -356,6 +356,47 @@ def test_graded_conv_dense_and_scatter_paths(ratio: float, seed: int, groups: in
         fast.SCATTER_RATIO = old
 
 
+def _extremes() -> list[tuple[Network, np.ndarray]]:
+    """Payloads at the int32 limits (found in review): -2**31 into dense, delayed dense and
+    conv synapses; conv sums outside int32 (Lava's float64 sum cast to int32: 0)."""
+    w, bits, exp = netx_dense_weights(np.array([[1, 1]]))  # chip weights 128, exp -7
+    x = np.zeros((2, 3), np.int64)
+    x[:, 0] = [-2**31, 1]
+    dense = Network((Input((2,)), Dense((2,), (1,), w, exp, bits, Sigma())), (2,),
+                    input_message_bits=32)
+    wd, bd, ed = netx_dense_weights(np.array([[1, 1, -1], [2, 1, 1]]))
+    delayed = Network((Input((3,)), Dense((3,), (2,), wd, ed, bd, Sigma(),
+                                          delay=np.array([[0, 1, 1], [2, 2, 0]]))), (3,),
+                      input_message_bits=32)
+    xd = np.zeros((3, 4), np.int64)
+    xd[:, 0] = [-2**31, 1, 7]
+    cases = [(dense, x), (delayed, xd)]
+    for weight, payload in (([3, 1], [2**30, 5]), ([3, 1], [-2**31, 1]),
+                            ([1 << 23, 0], [2**31 - 1, 0])):
+        conv = Conv((1, 1, 2), (1, 1, 1), np.array(weight).reshape(1, 1, 1, 2), neuron=Sigma())
+        xc = np.zeros((1, 1, 2, 3), np.int64)
+        xc[0, 0, :, 0] = payload
+        cases.append((Network((Input((1, 1, 2)), conv), (1, 1, 2), input_message_bits=32), xc))
+    return cases
+
+
+def test_int32_extremes_fast_equals_reference() -> None:
+    for net, x in _extremes():
+        steps = x.shape[-1]
+        _same(fast.simulate(net, steps, spikes=x), reference.simulate(net, steps, spikes=x))
+    conv_net, conv_x = _extremes()[2]
+    assert not fast.simulate(conv_net, 3, spikes=conv_x)["layer1/s"].any()  # 3 * 2**30 + 5
+
+
+@pytest.mark.lava
+def test_int32_extremes_match_lava() -> None:
+    from scnn.sim import lava_backend
+
+    for net, x in _extremes():
+        steps = x.shape[-1]
+        _same(fast.simulate(net, steps, spikes=x), lava_backend.simulate(net, steps, spikes=x))
+
+
 def test_integrator_accumulates_and_never_spikes() -> None:
     """u sums the shifted synaptic input without decay (wrapping at 24 bits), v = u + bias,
     no spikes, even at v's saturation."""
@@ -560,6 +601,11 @@ def _edit(src: Path, dst: Path, edit) -> Path:
      r"layer 2 \(conv\): a delay on a conv layer: netx ignores it"),
     (lambda f: f["layer/2"].__delitem__("neuron"),
      r"layer 2 \(conv\): no neuron group \(netx substitutes an integrator in dense"),
+    (lambda f: (f["layer/6/neuron"].__delitem__("vThMant"),
+                f["layer/6/neuron"].create_dataset("vThMant", data=1.5)),
+     r"layer 6 \(dense\): neuron vThMant = 1.5 is not an integer"),
+    (lambda f: (f["layer/1"].__delitem__("bias"), f["layer/1"].create_dataset("bias", data=3)),
+     r"layer 1 \(conv\): conv bias of shape \(\): netx takes one per channel \(24,\)"),
 ])
 def test_reader_rejects_what_netx_would_get_wrong(tmp_path: Path, lava_gts: Path, edit,
                                                   message: str) -> None:
@@ -616,6 +662,34 @@ def test_reader_rejects_bad_rf_layers(tmp_path: Path, edit, message: str) -> Non
     with pytest.raises(ScnnError, match=message) as err:
         read_netx(path)
     assert "\n" not in str(err.value)
+
+
+def test_review_findings_on_networks_and_backends() -> None:
+    """Non-integer layer parameters, a flatten of a flat input, an input-only network are
+    one-line errors; Lava's backend returns empty arrays for an empty batch; a recurrent
+    layer fed by external input still reaches its own cores (spike messages)."""
+    from scnn.hw.chips import LOIHI2
+    from scnn.hw.mapping import map_network
+    from scnn.sim import lava_backend
+
+    with pytest.raises(NetworkError, match="weight_exp = 1.5 is not an integer"):
+        Dense((2,), (1,), np.array([[2, 4]]), weight_exp=1.5, neuron=Sigma())
+    with pytest.raises(NetworkError, match="output shape = 1.9 is not an integer"):
+        Dense((2,), (1.9,), np.array([[2, 4]]), neuron=Sigma())
+    with pytest.raises(NetworkError, match="flatten input shape \\(W, H, C\\) must be 3-D"):
+        Flatten((4,))
+    with pytest.raises(NetworkError, match="network has no neuron layers"):
+        Network((Input((3,)),), (3,))
+    net = Network((Input((2,), Delta(0)),), (2,))
+    with pytest.raises(ScnnError, match="steps = 2.5 must be an integer"):
+        fast.simulate(net, 2.5, spikes=np.ones((2, 2)))
+    empty = np.zeros((0, 2, 3), np.int64)
+    _same(lava_backend.simulate(net, 3, spikes=empty), fast.simulate(net, 3, spikes=empty))
+    w, bits, exp = netx_dense_weights(np.random.default_rng(12).integers(-100, 100, (5, 9)))
+    rec = RecurrentDense((4,), (5,), w[:, :4], exp, bits, LIF(0, 0, 1), weight_rec=w[:, 4:])
+    fed = map_network(Network((Input((4,), LIF(0, 0, 1)), rec), (4,)), LOIHI2).layers[-1]
+    external = map_network(Network((Input((4,)), rec), (4,)), LOIHI2).layers[-1]
+    assert fed.dest_cores.tolist() == external.dest_cores.tolist() == [1] * 5
 
 
 def test_writer_refuses_what_netx_cannot_load(tmp_path: Path) -> None:

@@ -321,7 +321,7 @@ def test_reader_rejects_unsupported_layers(tmp_path: Path, lava_gts: Path) -> No
         del f["layer/2/type"]
         f["layer/2"].create_dataset("type", data=np.array([b"conv"], dtype="S10"))
         f["layer/1/neuron"].create_dataset("messageBits", data=np.int64(3))
-    with pytest.raises(ScnnError, match=r"layer 1 \(conv\).*graded"):
+    with pytest.raises(ScnnError, match=r"layer 1 \(conv\): messageBits on a CUBA neuron"):
         read_netx(path)
 
 

@@ -90,9 +90,13 @@ def profile(
         recs = _arrays_profile(net, names, spikes, bias, steps, reset_interval, reset_offset,
                                spike_exp, input_message_bits, max_chips)
     else:
-        if steps is not None or reset_interval is not None:
-            raise ScnnError("--steps/--reset-interval go with --input/--bias (a model card "
-                            "sets its own steps)")
+        given = [name for name, value, default in (
+            ("--steps", steps, None), ("--reset-interval", reset_interval, None),
+            ("--reset-offset", reset_offset, 0), ("--spike-exp", spike_exp, 6),
+            ("--input-message-bits", input_message_bits, 0)) if value != default]
+        if given:
+            raise ScnnError(f"{'/'.join(given)} go with --input/--bias (a model card sets "
+                            "its own drive)")
         recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True,
                             workers=workers, address=address)
     _write_json(out, recs if chip == "all" else recs[0])

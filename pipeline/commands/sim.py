@@ -116,7 +116,8 @@ def sim(net: Path = typer.Argument(..., help="NetX network (.net)."),
         spikes: Path = typer.Option(None, "--input", help="Input .npy ([B,] *input_shape, "
                                     "steps): 0/1 spikes, or integers into an SDNN input layer."),
         reset_interval: int = typer.Option(None, "--reset-interval", help="Zero u, v of "
-                                           "neuron layer j when step % K == (O + 1 + j) % K."),
+                                           "neuron layer j when step % K == (O + 1 + j) % K "
+                                           "(LIF layers; others keep their place in j)."),
         reset_offset: int = typer.Option(0, "--reset-offset", help="O above (netx's)."),
         backend: str = typer.Option("fast", "--backend", help="fast or lava (the oracle)."),
         record: str = typer.Option("all", "--record", help="Variables to save: s and states "
