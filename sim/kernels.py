@@ -364,13 +364,14 @@ def conv_scatter(s, w, stride, padding, dilation, groups, out):  # noqa: PLR0913
     """Lava's convolution of sparse payloads by scattering each nonzero input into the
     outputs it reaches (event-driven, as the chip does): exact int64 sums into ``out``.
 
-    s (S, W, H, C_in) int32; w (C_out, kW, kH, C_in / groups) in Lava's layout, where
-    output (x, y, k) sums ``s[x*sx + (kW-1-i)*dx - px, y*sy + (kH-1-j)*dy - py, c] *
-    w[k, i, j, c']`` over its group (``sim.reference.conv_synapse``); out (S, W_out, H_out,
+    s (S, W, H, C_in) int32; w (kW, kH, C_in / groups, C_out): Lava's (C_out, kW, kH,
+    C_in / groups) weights with the output channel last (the inner loop runs along it),
+    where output (x, y, k) sums ``s[x*sx + (kW-1-i)*dx - px, y*sy + (kH-1-j)*dy - py, c] *
+    w[i, j, c', k]`` over its group (``sim.reference.conv_synapse``); out (S, W_out, H_out,
     C_out) int64 zeros.  Frames run in parallel.
     """
     n_s, n_w, n_h, n_c = s.shape
-    c_out, kw, kh, cg = w.shape
+    kw, kh, cg, c_out = w.shape
     w_out, h_out = out.shape[1], out.shape[2]
     per_group = c_out // groups
     for f in nb.prange(n_s):
@@ -391,5 +392,7 @@ def conv_scatter(s, w, stride, padding, dilation, groups, out):  # noqa: PLR0913
                             if ny < 0 or ny % stride[1] != 0 or ny // stride[1] >= h_out:
                                 continue
                             yo = ny // stride[1]
+                            row = out[f, xo, yo]
+                            taps = w[i, j, cc]
                             for k in range(g * per_group, (g + 1) * per_group):
-                                out[f, xo, yo, k] += w[k, i, j, cc] * p
+                                row[k] += taps[k] * p
