@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from scnn.hw.errors import ScnnError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -20,17 +22,42 @@ def _umask() -> int:
     return mask
 
 
+class OutputError(ScnnError):
+    """An output path that cannot be written (a folder, under a file, not writable)."""
+
+
+def check_output(path: str | Path) -> Path:
+    """The output path, if a file can be written there (checked before the work starts):
+    not a folder, and its nearest existing ancestor a writable folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: {folder} is not writable")
+    return path
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix + ".tmp", dir=path.parent)
+    path = check_output(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=path.suffix + ".tmp", dir=path.parent)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write there ({err.strerror})") from err
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write there ({err.strerror})") from err
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -93,3 +93,25 @@ def test_cli_defaults_are_the_library_defaults() -> None:
                                              defaults.CONVERT_METHODS)
     assert tuple(sorted(FAMILY)) == defaults.MODEL_FAMILY
     assert tuple(name for name, _ in STAGES) == defaults.STAGE_NAMES
+
+
+@pytest.mark.parametrize("out, needle", [
+    ("{tmp}", "is a folder; give a file name"),
+    ("{tmp}/afile/x.npz", "afile is a file, not a folder"),
+    ("/proc/x.npz", "cannot write there"),
+])
+@pytest.mark.parametrize("command", ["sim", "profile"])
+def test_output_paths_are_checked(lava_gts: Path, tmp_path: Path, out: str, needle: str,
+                                  command: str) -> None:
+    """An --out/--json that is a folder, under a file or unwritable: one line, status 2,
+    nothing written (checked before the simulation starts)."""
+    (tmp_path / "afile").write_text("x")
+    d = lava_gts / "pilotnet_lif"
+    flag = "--out" if command == "sim" else "--json"
+    res = subprocess.run(SCNN + [command, str(d / "network.net"), "--bias", str(d / "image.npy"),
+                                 "--steps", "2", flag, out.format(tmp=tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr
+    line = res.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("error: ") and needle in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

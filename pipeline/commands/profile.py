@@ -22,7 +22,7 @@ import typer
 
 from scnn.commands.options import ADDRESS_OPTION, WORKERS_OPTION
 from scnn.hw.errors import ScnnError
-from scnn.sim.atomic import atomic_output
+from scnn.sim.atomic import atomic_output, check_output
 
 
 def _write_json(out: Path, obj: object) -> None:
@@ -80,6 +80,7 @@ def profile(
 
     if not net.is_file():
         raise ScnnError(f"{net}: no such network file")
+    check_output(out)  # before the work starts
     if batch < 1 or max_chips < 1:
         raise ScnnError("--batch and --max-chips must be >= 1")
     names = chip_names(chip)

@@ -21,7 +21,7 @@ import typer
 
 from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
-from scnn.sim.atomic import atomic_output
+from scnn.sim.atomic import atomic_output, check_output
 from scnn.sim.drive import VARIABLES
 
 
@@ -93,6 +93,7 @@ def run_sim(cfg: SimConfig) -> dict[str, np.ndarray]:
     """Read the network and drive, simulate, save; return the results."""
     from scnn.sim.netx import read_netx
 
+    check_output(cfg.out)  # before the work starts
     net = read_netx(cfg.net, spike_exp=cfg.spike_exp, input_message_bits=cfg.input_message_bits)
     results = BACKENDS[cfg.backend](
         net=net, steps=cfg.steps, spikes=load_array(cfg.spikes, "input spikes"),
