@@ -279,7 +279,6 @@ class _DenseSynapse(_OverTime):
         return out
 
 
-
 class _DelayDenseSynapse:
     """Lava's ``DelayDense``: one dense sum per delay d, each shifted by ``weight_exp`` on its
     own and delivered d steps later than a plain Dense; the slots add up in int32."""
@@ -323,8 +322,20 @@ def _bias32(bias: np.ndarray, exp: int, shape: tuple[int, ...]) -> np.ndarray:
 _SYNAPSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _synapse_of(layer: Input | Conv | Dense
-                ) -> _ConvSynapse | _DenseSynapse | _DelayDenseSynapse | None:
+class _ComplexSynapse:
+    """A ComplexDense layer's real and imaginary Lava Dense synapses on the same spikes."""
+
+    def __init__(self, layer: ComplexDense) -> None:
+        self.parts = [_DenseSynapse(part.chip_weight(), part.weight_exp)
+                      for part in layer.parts()]
+
+    def over_time(self, s: np.ndarray) -> np.ndarray:
+        """Spikes or payloads (n, T, M) -> (n, T, 2, N) int32 or float32 inputs."""
+        return np.stack([part.over_time(s) for part in self.parts], axis=2)
+
+
+def _synapse_of(layer: Input | Conv | Dense | ComplexDense
+                ) -> _ConvSynapse | _DenseSynapse | _DelayDenseSynapse | _ComplexSynapse | None:
     """The layer's synapse, built once per layer object (layers are immutable): packing
     and probing the weights took 7 ms of a 12 ms PilotNet sample."""
     if isinstance(layer, Input):
@@ -332,6 +343,8 @@ def _synapse_of(layer: Input | Conv | Dense
     if layer not in _SYNAPSES:
         if isinstance(layer, Conv):
             _SYNAPSES[layer] = _ConvSynapse(layer)
+        elif isinstance(layer, ComplexDense):
+            _SYNAPSES[layer] = _ComplexSynapse(layer)
         elif layer.delay is not None:
             _SYNAPSES[layer] = _DelayDenseSynapse(layer)
         else:
@@ -421,7 +434,7 @@ class _RfLayer:
                  rec: _Recurrence) -> None:
         neuron: RF = layer.neuron
         self.shape = layer.shape
-        self.synapse = None if isinstance(layer, Input) else _ComplexSynapse(layer)
+        self.synapse = _synapse_of(layer)
         self.params = (neuron.vth, neuron.sin_decay, neuron.cos_decay, neuron.phase)
         self.bias = np.zeros((1, int(np.prod(layer.shape))), np.int32)
         self.spike_dtype = np.uint8
@@ -433,18 +446,6 @@ class _RfLayer:
         a_re, a_im = (a_in, a_in) if a_in.ndim == 3 else (a_in[:, :, 0], a_in[:, :, 1])
         kernels.rf_run(a_re, a_im, delay, *self.params, out["s"],
                        out.get("real", _EMPTY), out.get("imag", _EMPTY))
-
-
-class _ComplexSynapse:
-    """A ComplexDense layer's real and imaginary Lava Dense synapses on the same spikes."""
-
-    def __init__(self, layer: ComplexDense) -> None:
-        self.parts = [_DenseSynapse(part.chip_weight(), part.weight_exp)
-                      for part in layer.parts()]
-
-    def over_time(self, s: np.ndarray) -> np.ndarray:
-        """Spikes or payloads (n, T, M) -> (n, T, 2, N) int32 or float32 inputs."""
-        return np.stack([part.over_time(s) for part in self.parts], axis=2)
 
 
 # neuron kind -> the fast simulator's layer runner
