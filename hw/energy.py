@@ -35,6 +35,11 @@ in ``COSTS`` and compares.  Two scales fit two numbers exactly: the calibration
 has no residual and is not a validation; other networks inherit Loihi 1's ratios
 between operation kinds.  Static power 0.232 W is the measured figure.
 
+Band: the same benchmark was recorded six times (2022-10 to 2023-01, two boards; 0.56 to
+1.39 mJ dynamic per inference).  ``loihi2_band`` scales a modelled figure by each run's
+dynamic and static energy relative to the fitted run's and reports the lowest and
+highest: the spread of the one calibration point, carried to every Loihi 2 figure.
+
 Conventional baseline (Horowitz 2014): a CNN twin of the same geometry does one
 forward pass of MACs, ``dense_synops / T`` of them, at ``E_MAC = 4.6 pJ``; the SNN's
 effective ACs on conventional hardware cost ``E_AC = 0.9 pJ`` each.
@@ -90,6 +95,21 @@ COSTS: dict[str, Cost] = {
     "horowitz.mac": Cost(4.6e-12, "J", "Horowitz ISSCC 2014: 32-bit float mult 3.7 + add 0.9 pJ"),
     "horowitz.ac": Cost(0.9e-12, "J", "Horowitz ISSCC 2014: 32-bit float add 0.9 pJ"),
 }
+
+
+# The six recorded runs of the same PilotNet LIF benchmark in the notebook's git history
+# (../shared/docs/HARDWARE_FIGURES.md): commit, date, inferences/s, total W, static W.
+# The fit above uses b9e3691.
+L2RUNS = f"{L2M}, its git history: six recorded runs (2022-10 to 2023-01, two boards)"
+LOIHI2_PILOTNET_RUNS: tuple[tuple[str, str, float, float, float], ...] = (
+    ("12f0402", "2022-10-12", 342.29, 0.826, 0.352),
+    ("f49e18b", "2022-10-12", 343.34, 0.770, 0.359),
+    ("76c8fbb", "2022-10-25", 415.51, 0.412, 0.178),
+    ("b5200e2", "2022-10-28", 414.72, 0.789, 0.382),
+    ("baa23ad", "2022-10-28", 413.76, 0.752, 0.309),
+    ("b9e3691", "2023-01-10", 408.91, 0.679, 0.232),
+)
+FITTED_RUN = "b9e3691"
 
 
 def _v(key: str) -> float:
@@ -272,3 +292,27 @@ def conventional_energy(dense_synops: float, effective_acs: float, effective_mac
     mac, ac = _v("horowitz.mac"), _v("horowitz.ac")
     return {"cnn_twin": dense_synops / steps * mac,
             "snn_ops": effective_acs * ac + effective_macs * mac}
+
+
+def loihi2_run_ratios() -> list[tuple[str, float, float]]:
+    """Per recorded PilotNet run: (commit, dynamic, static) energy per inference over the
+    fitted run's; dynamic = (total - static) / throughput as the notebook computes it."""
+    per = {c: ((tot - st) / thr, st / thr) for c, _, thr, tot, st in LOIHI2_PILOTNET_RUNS}
+    dyn0, st0 = per[FITTED_RUN]
+    return [(c, d / dyn0, st / st0) for c, (d, st) in per.items()]
+
+
+def loihi2_band(dynamic: float, static: float) -> dict[str, tuple[float, float]]:
+    """The spread of a modelled Loihi 2 figure over the six measured PilotNet runs.
+
+    Each run scales the model's dynamic and static energy by its own ratios to the
+    fitted run (paired, so a run's total is one point); the band is the lowest and
+    highest over the runs, for ``dynamic``, ``static`` and ``total`` (same unit as the
+    arguments).  A spread of the one calibration network's measurements, not an error
+    bar of the model on other networks.
+    """
+    ratios = loihi2_run_ratios()
+    dyn = [dynamic * d for _, d, _ in ratios]
+    st = [static * s for _, _, s in ratios]
+    tot = [a + b for a, b in zip(dyn, st, strict=True)]
+    return {k: (min(v), max(v)) for k, v in (("dynamic", dyn), ("static", st), ("total", tot))}

@@ -25,6 +25,7 @@ Layout: x (batch, C, F, N) = (batch, channel, freq, frame).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -81,8 +82,12 @@ class SCNNConfig:
             raise ScnnError(f"beta must be in (0, 1], got {self.beta}")
         if self.polarity not in (1, 2):
             raise ScnnError(f"polarity must be 1 (x) or 2 (x and -x), got {self.polarity}")
-        if self.threshold <= 0:
-            raise ScnnError(f"threshold must be > 0, got {self.threshold}")
+        if not (math.isfinite(self.threshold) and self.threshold > 0):
+            raise ScnnError(f"threshold must be a finite number > 0, got {self.threshold}")
+        if not (math.isfinite(self.slope) and self.slope > 0):
+            raise ScnnError(f"surrogate slope must be a finite number > 0, got {self.slope}")
+        if not (math.isfinite(self.rate_gain) and 0 < self.rate_gain <= 1):
+            raise ScnnError(f"rate_gain must be in (0, 1], got {self.rate_gain}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,6 +135,18 @@ def get_config(name: str, **overrides) -> SCNNConfig:
         raise ScnnError(f"unknown model {name!r}; expected one of {names}")
     cfg = replace(base, name=name, neuron="relu" if twin else base.neuron)
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def with_width(cfg: SCNNConfig, width: float) -> SCNNConfig:
+    """``cfg`` with every conv's channels and every hidden dense layer scaled by ``width``
+    (rounded, at least 1); the input and the readout keep their sizes."""
+    if not (isinstance(width, (int, float)) and math.isfinite(width) and width > 0):
+        raise ScnnError(f"width (--width) must be a finite number > 0, got {width!r}")
+    if width == 1.0:
+        return cfg
+    return replace(cfg, convs=tuple(replace(c, channels=max(1, round(c.channels * width)))
+                                    for c in cfg.convs),
+                   dense=tuple(max(1, round(n * width)) for n in cfg.dense))
 
 
 class SCNN(nn.Module):

@@ -10,6 +10,9 @@ from __future__ import annotations
 TRAIN_EPOCHS = 40
 TRAIN_BATCH_SIZE = 64
 TRAIN_LR = 3e-3
+# scnn.energy_loss: chips with a cost table (scnn.hw.energy)
+ENERGY_CHIPS = ("loihi1", "loihi2")
+ENERGY_WARMUP = 0.5  # fraction of the training steps over which the weight ramps up
 # scnn.qat: Loihi-exact fine-tuning; weights are in integer units (up to 254): a step of
 # ~0.1 unit at the peak
 QAT_EPOCHS = 3

@@ -24,11 +24,13 @@ from scnn.export import card_drive, load_card
 from scnn.features import FeatureConfig
 from scnn.hw.chips import CHIPS
 from scnn.hw.energy import (
+    L2RUNS,
     conventional_energy,
     cost_table,
     counts_from,
     estimate,
     fit_loihi2_scales,
+    loihi2_band,
 )
 from scnn.hw.errors import ScnnError
 from scnn.hw.mapping import map_network
@@ -71,6 +73,16 @@ def simulate_activity(net: Network, card: dict, feats: torch.Tensor, batch: int 
     return act
 
 
+def energy_text(prof: dict, kind: str = "dynamic", digits: int = 4) -> str:
+    """``61.2 uJ dynamic`` or, with a band, ``61.2 uJ dynamic (31.5-77.5 over measured
+    runs)``."""
+    text = f"{prof['energy_uj'][kind]:.{digits}g} uJ {kind}"
+    band = (prof.get("energy_band_uj") or {}).get(kind)
+    if band:
+        text += f" ({band[0]:.{digits - 1}g}-{band[1]:.{digits - 1}g} over measured runs)"
+    return text
+
+
 def _per_layer(act: Activity, mapping, est) -> list[dict]:
     n, rows = act.samples, []
     cores = {m.index: m.cores for m in mapping.layers}
@@ -99,6 +111,10 @@ def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1,
     est = estimate(counts_from(act, mapping), table)
     nb = neurobench_metrics(act, net)
     n = act.samples
+    band = None
+    if chip == "loihi2":
+        band = {k: [lo * 1e6, hi * 1e6]
+                for k, (lo, hi) in loihi2_band(est.dynamic, est.static).items()}
     return {
         "chip": chip, "chips": mapping.chips, "cores": mapping.cores,
         "samples": n, "steps": act.steps,
@@ -109,6 +125,7 @@ def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1,
         "energy_uj": {"dynamic": est.dynamic * 1e6, "static": est.static * 1e6,
                       "total": est.total * 1e6,
                       "dynamic_parts": {k: v * 1e6 for k, v in est.parts.items()}},
+        "energy_band_uj": band,
         "latency_ms": est.latency * 1e3,
         "inferences_per_s": est.inferences_per_s,
         "layers": _per_layer(act, mapping, est),
@@ -124,6 +141,11 @@ def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1,
                               "wide) and its SynOps cost what binary ones do: an assumption, "
                               "no per-operation energy of Loihi 2 graded spikes is published",
                     "activity": f"{ACTIVITY_SOURCE}, synapses={act.synapse_mode}",
+                    "energy_band": (f"{L2RUNS}: each run's dynamic and static energy "
+                                    "relative to the fitted run's, applied to this model; "
+                                    "lowest and highest" if band else
+                                    "none: Loihi 1's costs are the published per-operation "
+                                    "figures"),
                     "conventional": "Horowitz ISSCC 2014: E_MAC 4.6 pJ, E_AC 0.9 pJ",
                     "neurobench": "NeuroBench conventions (Yik et al.), see sim.neurobench"},
     }

@@ -98,7 +98,7 @@ def finetune(run: LoadedRun, tcfg: TrainConfig, tensors: dict, out: Path,
         shutil.copy(run.path / "model.pt", out / "model.pt")
     save_loihi(q, out)
     if rows:
-        save_curve(rows, out, f"{run.model.cfg.name}: Loihi-exact fine-tuning")
+        save_curve(rows, out, f"{run.model.cfg.name}: Loihi-exact fine-tuning", "qat_curve")
     if test is not None:
         rep = accuracy_report(predict(q, test[0]), test[1], run.model.cfg.n_classes)
         metrics.update({"qat_accuracy": rep["accuracy"], "test_n": rep["n"],

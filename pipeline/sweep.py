@@ -37,7 +37,7 @@ import csv
 import html
 import json
 import shutil
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +46,11 @@ import torch
 from scnn.data.datasets import SplitSpec
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hw.errors import ScnnError
-from scnn.models.scnn import SCNN, get_config
+from scnn.models.scnn import SCNN, get_config, with_width
 from scnn.plots import pyplot, save_figure
 
 SPACE_KEYS = ("beta", "threshold", "steps", "slope", "lr", "width", "qat_epochs",
-              "weight_percentile")
+              "weight_percentile", "energy_weight")
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 
 
@@ -143,12 +143,7 @@ def trial_model(sweep: SweepConfig, params: dict, shape: tuple[int, int, int]):
     if "steps" in over:
         over["steps"] = int(over["steps"])
     cfg = get_config(sweep.model, input_shape=shape, seed=sweep.seed, **over)
-    width = float(params.get("width", 1.0))
-    if width != 1.0:
-        cfg = replace(cfg, convs=tuple(replace(c, channels=max(1, round(c.channels * width)))
-                                       for c in cfg.convs),
-                      dense=tuple(max(1, round(n * width)) for n in cfg.dense))
-    return cfg
+    return with_width(cfg, float(params.get("width", 1.0)))
 
 
 def _on_chip(run: Path, raw: dict, sweep: SweepConfig) -> dict:
@@ -191,9 +186,10 @@ def run_trial(params: dict, sweep: SweepConfig, raw: dict, norm: dict, features:
     normalizer, fcfg = Normalizer.from_dict(norm), FeatureConfig.from_dict(features)
     tensors = {s: (normalizer(x), y) for s, (x, y) in raw.items()}
     mcfg = trial_model(sweep, params, fcfg.shape)
+    energy = {"energy_weight": float(params.get("energy_weight", 0.0))}
     tcfg = TrainConfig(epochs=sweep.epochs, lr=float(params.get("lr", TrainConfig.lr)),
                        batch_size=sweep.batch_size, seed=sweep.seed,
-                       threads=sweep.cpus_per_trial)
+                       threads=sweep.cpus_per_trial, **energy)
     set_determinism(tcfg.seed, tcfg.threads)
     model = SCNN(mcfg)
     (run / "params.json").write_text(json.dumps(params, indent=2) + "\n")
@@ -206,7 +202,7 @@ def run_trial(params: dict, sweep: SweepConfig, raw: dict, norm: dict, features:
                 "val_accuracy"]}, classes)
             qat = TrainConfig(epochs=int(params.get("qat_epochs", sweep.qat_epochs)),
                               lr=QAT_LR, batch_size=sweep.batch_size, seed=sweep.seed,
-                              threads=sweep.cpus_per_trial)
+                              threads=sweep.cpus_per_trial, **energy)
             finetune(load_run(run), qat, {"train": tensors["train"]}, run, progress=False,
                      percentile=float(params.get("weight_percentile", 100.0)))
             metrics.update(_on_chip(run, raw, sweep))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,6 +30,7 @@ import torch
 from torch import nn
 
 from scnn import defaults
+from scnn.energy_loss import EnergyGate, EnergyPenalty
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hw.errors import ScnnError
 from scnn.models.scnn import SCNN, SCNNConfig
@@ -36,7 +39,15 @@ from scnn.plots import pyplot, save_figure
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimiser and schedule: AdamW with cosine decay, cross-entropy on the readout."""
+    """Optimiser and schedule: AdamW with cosine decay, cross-entropy on the readout.
+
+    ``energy_weight`` > 0 adds ``energy_weight * E`` to the loss, E the modelled dynamic
+    energy of the batch's spikes on ``energy_chip`` in uJ per clip
+    (:mod:`scnn.energy_loss`); the weight ramps up linearly from 0 over the first
+    ``energy_warmup`` of the training steps and is gated by the running training
+    accuracy (:class:`scnn.energy_loss.EnergyGate`), so the penalty cannot silence the
+    network before, or while, the classifier learns.
+    """
 
     epochs: int = defaults.TRAIN_EPOCHS
     batch_size: int = defaults.TRAIN_BATCH_SIZE
@@ -48,6 +59,42 @@ class TrainConfig:
     label_smoothing: float = 0.1
     seed: int = 0
     threads: int = 2
+    energy_weight: float = 0.0
+    energy_chip: str = "loihi2"
+    energy_warmup: float = defaults.ENERGY_WARMUP
+
+    def __post_init__(self) -> None:
+        ints = {"epochs": 0, "batch_size": 1, "shift": 0, "freq_mask": 0, "time_mask": 0,
+                "threads": 1}
+        for name, low in ints.items():
+            _check_option(name, getattr(self, name), low, integer=True)
+        _check_option("lr", self.lr, 0.0, strict=True)
+        for name in ("weight_decay", "energy_weight"):
+            _check_option(name, getattr(self, name), 0.0)
+        if not 0.0 <= self.energy_warmup <= 1.0:
+            raise ScnnError(f"energy_warmup (--energy-warmup) must be in [0, 1], got "
+                            f"{self.energy_warmup}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ScnnError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        cores = os.cpu_count() or 1
+        if self.threads > 4 * cores:
+            raise ScnnError(f"threads (--threads) = {self.threads} on a machine with {cores} "
+                            f"cores; use at most {4 * cores}")
+        if self.energy_chip not in defaults.ENERGY_CHIPS:
+            raise ScnnError(f"energy_chip (--energy-chip) {self.energy_chip!r}: expected one of "
+                            f"{', '.join(defaults.ENERGY_CHIPS)}")
+
+
+def _check_option(name: str, value: object, low: float, integer: bool = False,
+                  strict: bool = False) -> None:
+    """A finite number (an integer if ``integer``) >= ``low`` (> if ``strict``)."""
+    flag = "--" + name.replace("_", "-")
+    kind = "an integer" if integer else "a finite number"
+    ok = (isinstance(value, int) and not isinstance(value, bool) if integer
+          else isinstance(value, (int, float)) and math.isfinite(value))
+    if not ok or value < low or (strict and value == low):
+        raise ScnnError(f"{name} ({flag}) must be {kind} {'>' if strict else '>='} {low:g}, "
+                        f"got {value!r}")
 
 
 def set_determinism(seed: int, threads: int) -> None:
@@ -109,9 +156,16 @@ def accuracy_report(pred: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict
 def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor],
         test: tuple[torch.Tensor, torch.Tensor] | None = None, progress: bool = True,
         on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
-    """Train ``model`` in place; returns one row per epoch (loss, train/test accuracy)."""
+    """Train ``model`` in place; returns one row per epoch (loss, train/test accuracy and,
+    with an energy weight, ``energy_uj``: the modelled spike energy per training clip)."""
     from tqdm import tqdm
 
+    if tcfg.epochs < 1:
+        raise ScnnError(f"epochs (--epochs) must be >= 1 to train, got {tcfg.epochs}")
+    penalty = EnergyPenalty(model.cfg, tcfg.energy_chip) if tcfg.energy_weight > 0 else None
+    gate = EnergyGate(tcfg.energy_weight, tcfg.energy_warmup * tcfg.epochs
+                      * ((len(train[0]) + tcfg.batch_size - 1) // tcfg.batch_size),
+                      model.cfg.n_classes)
     gen = torch.Generator().manual_seed(tcfg.seed)
     x, y = train
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -125,13 +179,20 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
     for epoch in bar:
         model.train()
         order = torch.randperm(len(x), generator=gen)
-        total, correct, seen = 0.0, 0, 0
+        total, correct, seen, energy = 0.0, 0, 0, 0.0
         for i in range(0, len(x), tcfg.batch_size):
             idx = order[i : i + tcfg.batch_size]
             xb, yb = shift_frames(x[idx], tcfg.shift, gen), y[idx]
             xb = spec_mask(xb, tcfg.freq_mask, tcfg.time_mask, gen)
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
+            if penalty is None:
+                logits = model(xb)
+                loss = loss_fn(logits, yb)
+            else:
+                logits, spikes = model(xb, record=True)[:2]
+                e_spk = penalty(spikes)
+                loss = loss_fn(logits, yb) + gate.factor(sched.last_epoch) * e_spk
+                energy += float(e_spk) * len(idx)
+                gate.update(float((logits.argmax(1) == yb).double().mean()))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -140,6 +201,8 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(idx)
         row = {"epoch": epoch + 1, "loss": total / seen, "train_acc": correct / seen}
+        if penalty is not None:
+            row["energy_uj"] = energy / seen
         if test is not None:
             row["test_acc"] = accuracy(model, test)
         rows.append(row)
@@ -150,27 +213,35 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
     return rows
 
 
-def save_curve(rows: list[dict], out: Path, title: str) -> None:
-    """curve.csv and curve.png (loss and accuracies per epoch)."""
+def save_curve(rows: list[dict], out: Path, title: str, stem: str = "curve") -> None:
+    """STEM.csv and STEM.png: loss and accuracies per epoch, and the modelled spike energy
+    when training was energy-aware."""
     plt = pyplot()
 
     keys = list(rows[0])
-    with (out / "curve.csv").open("w", newline="") as fh:
+    with (out / f"{stem}.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
     ep = [r["epoch"] for r in rows]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
-    a1.plot(ep, [r["loss"] for r in rows])
-    a1.set(xlabel="epoch", ylabel="cross-entropy", title="training loss")
+    energy = "energy_uj" in keys
+    fig, axes = plt.subplots(1, 3 if energy else 2, figsize=(13 if energy else 9, 3.2))
+    axes[0].plot(ep, [r["loss"] for r in rows])
+    axes[0].set(xlabel="epoch", ylabel="cross-entropy" + (" + energy term" if energy else ""),
+                title="training loss")
     for key in ("train_acc", "test_acc"):
         if key in keys:
-            a2.plot(ep, [100 * r[key] for r in rows], label=key.replace("_acc", ""))
-    a2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(50, 100.5))
-    a2.legend()
-    a2.grid(alpha=0.3)
+            axes[1].plot(ep, [100 * r[key] for r in rows], label=key.replace("_acc", ""))
+    axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(50, 100.5))
+    axes[1].legend()
+    axes[1].grid(alpha=0.3)
+    if energy:
+        axes[2].plot(ep, [r["energy_uj"] for r in rows])
+        axes[2].set(xlabel="epoch", ylabel="uJ per clip", ylim=(0, None),
+                    title="modelled spike energy (training clips)")
+        axes[2].grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)
-    save_figure(fig, out / "curve.png")
+    save_figure(fig, out / f"{stem}.png")
 
 
 def save_confusion(conf: list[list[int]], classes: list[str], path: Path, title: str) -> None:

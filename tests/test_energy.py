@@ -14,7 +14,9 @@ from scnn.hw.energy import (
     counts_from,
     estimate,
     fit_loihi2_scales,
+    loihi2_band,
     loihi2_costs,
+    loihi2_run_ratios,
 )
 from scnn.hw.mapping import map_network
 from scnn.sim import fast
@@ -86,3 +88,20 @@ def test_loihi2_calibration_recomputed_on_pilotnet(lava_gts) -> None:
         stored = COSTS[f"loihi2.{key}"].value
         assert fit[key] == pytest.approx(stored, rel=5e-4), (key, fit[key], stored)
     assert fit["cores"] <= 128
+
+
+def test_loihi2_band_is_the_spread_of_the_measured_runs() -> None:
+    # dynamic mJ per inference of the six runs, as ../shared/docs/HARDWARE_FIGURES.md
+    # tabulates them (total - static over throughput), relative to the fitted run's
+    table = {"12f0402": 1.386, "f49e18b": 1.199, "76c8fbb": 0.562, "b5200e2": 0.981,
+             "baa23ad": 1.071, "b9e3691": 1.094}
+    ratios = {c: (d, s) for c, d, s in loihi2_run_ratios()}
+    assert set(ratios) == set(table) and ratios["b9e3691"] == (1.0, 1.0)
+    for commit, mj in table.items():  # the watts are stored to the mW: 0.5 % at 0.56 mJ
+        assert ratios[commit][0] == pytest.approx(mj / 1.094, rel=5e-3)
+    assert 1.094e-3 == pytest.approx(COSTS["loihi2.measured_dynamic_energy"].value, rel=4e-3)
+    band = loihi2_band(10.0, 4.0)
+    assert band["dynamic"] == pytest.approx((10 * 0.562 / 1.094, 10 * 1.386 / 1.094), rel=5e-3)
+    assert band["static"][0] < 4.0 < band["static"][1]
+    totals = [10 * d + 4 * s for d, s in ratios.values()]  # paired per run, not min + min
+    assert band["total"] == (min(totals), max(totals))

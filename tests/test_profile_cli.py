@@ -63,6 +63,13 @@ def test_profile_all_chips_json(tiny_net: Path, mini_fsdd: Path, tmp_path: Path)
         assert r["inferences_per_s"] == pytest.approx(1e3 / r["latency_ms"])
         assert "Davies" in r["sources"]["energy"]  # Loihi 1 table, or its scaled structure
         assert ("fitted" in r["sources"]["energy"]) == (r["chip"] == "loihi2")
+        band = r["energy_band_uj"]
+        assert (band is None) == (r["chip"] == "loihi1")
+        for kind in ("dynamic", "static", "total") if band else ():
+            assert band[kind][0] < e[kind] < band[kind][1]
+    assert recs[1]["energy_band_uj"]["dynamic"] == pytest.approx(
+        [recs[1]["energy_uj"]["dynamic"] * 0.562 / 1.094,
+         recs[1]["energy_uj"]["dynamic"] * 1.386 / 1.094], rel=5e-3)
     assert recs[0]["cores"] == sum(x["cores"] for x in recs[0]["layers"])
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from scnn.commands.options import ENERGY_CHIP_OPTION, ENERGY_WARMUP_OPTION, ENERGY_WEIGHT_OPTION
 from scnn.defaults import CONVERT_METHODS
 
 
@@ -21,9 +22,12 @@ def convert_cmd(
     steps: int = typer.Option(8, "--steps", "-T", help="Time steps of the converted SNN."),
     max_rate: float = typer.Option(1.0, help="Firing rate (spikes per step) the normalised "
                                    "maximum activation reaches (the input drive's scale)."),
-    retrain_epochs: int = typer.Option(0, help="Then retrain the converted SNN with "
+    retrain_epochs: int = typer.Option(0, min=0, help="Then retrain the converted SNN with "
                                        "surrogate gradients for this many epochs."),
     retrain_lr: float = typer.Option(1e-3, help="Peak learning rate of the retraining."),
+    energy_weight: float = ENERGY_WEIGHT_OPTION,
+    energy_chip: str = ENERGY_CHIP_OPTION,
+    energy_warmup: float = ENERGY_WARMUP_OPTION,
     seed: int = typer.Option(0, help="Seed for shuffling and augmentation of the retraining."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
                               "the downloaded FSDD)."),
@@ -38,7 +42,9 @@ def convert_cmd(
 
     run = load_run(run_dir)
     tensors = run_tensors(run, data, run_dir.parent / ".feature-cache")
-    retrain = TrainConfig(epochs=retrain_epochs, lr=retrain_lr, seed=seed)
+    retrain = TrainConfig(epochs=retrain_epochs, lr=retrain_lr, seed=seed,
+                          energy_weight=energy_weight, energy_chip=energy_chip,
+                          energy_warmup=energy_warmup)
     m = convert_run(run, tensors, out, method, percentile, steps, max_rate, retrain)
     factors = ", ".join(f"{f:.3g}" for f in m["conversion"]["factors"])
     typer.echo(f"{m['model']}: {method}-normalised (factors {factors}), T={steps} -> {out}")

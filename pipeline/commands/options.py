@@ -1,10 +1,21 @@
-"""Typer options shared by several commands (Ray parallelism)."""
+"""Typer options shared by several commands (Ray parallelism, energy-aware training)."""
 
 from __future__ import annotations
 
 import typer
 
+from scnn.defaults import ENERGY_CHIPS, ENERGY_WARMUP
+
 WORKERS_OPTION = typer.Option(1, "--workers", help="Ray tasks over shards of the clips "
                               "(1: one process, no Ray); results are identical.")
 ADDRESS_OPTION = typer.Option(None, "--address", help="An existing Ray cluster (ray://HOST:"
                               "10001, or auto on a cluster node); default: a local Ray.")
+ENERGY_WEIGHT_OPTION = typer.Option(0.0, "--energy-weight", help="Energy-aware training: add "
+                                    "this times the modelled spike energy (uJ per clip on "
+                                    "--energy-chip) to the loss; 0: off.")
+ENERGY_CHIP_OPTION = typer.Option("loihi2", "--energy-chip", help="Chip whose per-operation "
+                                  "costs weight the energy penalty: "
+                                  f"{' or '.join(ENERGY_CHIPS)}.")
+ENERGY_WARMUP_OPTION = typer.Option(ENERGY_WARMUP, "--energy-warmup", help="Fraction of the "
+                                    "training steps over which the energy weight ramps up "
+                                    "from 0.")

@@ -101,11 +101,13 @@ def profile(
         recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True,
                             workers=workers, address=address)
     _write_json(out, recs if chip == "all" else recs[0])
+    from scnn.profile import energy_text
+
     for r in recs:
         typer.echo(f"{r['chip']}: {r['cores']} cores on {r['chips']} chip(s), "
                    f"{r['synops']:.4g} SynOps, {r['spikes']:.4g} spikes, "
-                   f"{r['energy_uj']['dynamic']:.4g} uJ dynamic + "
-                   f"{r['energy_uj']['static']:.4g} uJ static, {r['latency_ms']:.4g} ms "
+                   f"{energy_text(r, 'dynamic')} + {energy_text(r, 'static')}, "
+                   f"{r['latency_ms']:.4g} ms "
                    f"per inference ({r['samples']} samples)")
     typer.echo(f"wrote {out}")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from scnn import defaults
+from scnn.commands.options import ENERGY_CHIP_OPTION, ENERGY_WARMUP_OPTION, ENERGY_WEIGHT_OPTION
 from scnn.defaults import MODEL_NAMES, QAT_EPOCHS
 
 
@@ -15,10 +16,14 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         out: Path = typer.Option(Path("runs/default"), "--out", help="Run directory."),
         model: str = typer.Option("scnn", "--model", help=f"Model to train: {MODEL_NAMES}."),
         steps: int = typer.Option(None, "--steps", "-T", help="Time steps (default: the model's)."),
-        epochs: int = typer.Option(defaults.TRAIN_EPOCHS, help="Training epochs."),
+        epochs: int = typer.Option(defaults.TRAIN_EPOCHS, min=1, help="Training epochs."),
         seed: int = typer.Option(0, help="Seed for training."),
-        qat_epochs: int = typer.Option(QAT_EPOCHS, help="Epochs of Loihi-exact fine-tuning "
+        qat_epochs: int = typer.Option(QAT_EPOCHS, min=0, help="Epochs of Loihi-exact fine-tuning "
                                        "(0: quantise only)."),
+        width: float = typer.Option(1.0, help="Channel multiplier of the trained model."),
+        energy_weight: float = ENERGY_WEIGHT_OPTION,
+        energy_chip: str = ENERGY_CHIP_OPTION,
+        energy_warmup: float = ENERGY_WARMUP_OPTION,
         net: Path = typer.Option(None, "--net", help="Start from an exported NET.net (with its "
                                  "model card) instead of training, e.g. "
                                  "netx_exports/fsdd_scnn.net."),
@@ -29,17 +34,21 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
                                       "(counted) instead of stopping."),
         ) -> None:
     """Run the whole pipeline into one run directory (stages: see below)."""
+    from scnn.energy_loss import check_energy_options
     from scnn.features import FeatureConfig
-    from scnn.models.scnn import get_config
+    from scnn.models.scnn import get_config, with_width
     from scnn.qat import QAT_LR
     from scnn.runner import RunContext, run_pipeline
     from scnn.train import TrainConfig
 
     fcfg = FeatureConfig(kind=front_end)
-    ctx = RunContext(out=out, data=data, features=fcfg, skip_bad=skip_bad,
-                     model=get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed),
-                     train=TrainConfig(epochs=epochs, seed=seed),
-                     qat=TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed),
+    mcfg = with_width(get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed), width)
+    energy = {"energy_weight": energy_weight, "energy_chip": energy_chip,
+              "energy_warmup": energy_warmup}
+    check_energy_options(mcfg, energy_weight, energy_chip)  # before any work
+    ctx = RunContext(out=out, data=data, features=fcfg, skip_bad=skip_bad, model=mcfg,
+                     train=TrainConfig(epochs=epochs, seed=seed, **energy),
+                     qat=TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed, **energy),
                      lava_clips=lava_clips, net=net)
     summary = run_pipeline(ctx, echo=typer.echo)
     typer.echo(f"run directory: {out}  (stages: {', '.join(summary)})")

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from scnn import defaults
-from scnn.commands.options import ADDRESS_OPTION, WORKERS_OPTION
+from scnn.commands.options import (
+    ADDRESS_OPTION,
+    ENERGY_CHIP_OPTION,
+    ENERGY_WARMUP_OPTION,
+    ENERGY_WEIGHT_OPTION,
+    WORKERS_OPTION,
+)
 from scnn.defaults import MODEL_NAMES, QAT_EPOCHS, QAT_LR
 from scnn.hw.errors import ScnnError
 
@@ -29,25 +35,39 @@ def train(
     threshold: float = typer.Option(None, help="Firing threshold."),
     slope: float = typer.Option(None, help="Fast-sigmoid surrogate slope."),
     drive: str = typer.Option(None, help="Input drive: direct (bias) or rate (Bernoulli)."),
-    epochs: int = typer.Option(defaults.TRAIN_EPOCHS, help="Training epochs."),
+    width: float = typer.Option(1.0, help="Channel multiplier: every conv's channels and "
+                                "hidden dense size times this."),
+    epochs: int = typer.Option(defaults.TRAIN_EPOCHS, min=1, help="Training epochs."),
     lr: float = typer.Option(defaults.TRAIN_LR, help="Peak learning rate (one-cycle schedule)."),
     batch_size: int = typer.Option(defaults.TRAIN_BATCH_SIZE, help="Mini-batch size."),
     seed: int = typer.Option(0, help="Seed for initialisation, shuffling and augmentation."),
     front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
     qat: bool = typer.Option(False, "--qat", help="Then fine-tune with the Loihi-exact layer "
                              "(as `scnn finetune`), into the same run directory."),
-    qat_epochs: int = typer.Option(QAT_EPOCHS, help="Epochs of Loihi-exact fine-tuning."),
+    qat_epochs: int = typer.Option(QAT_EPOCHS, min=0, help="Epochs of Loihi-exact fine-tuning."),
+    energy_weight: float = ENERGY_WEIGHT_OPTION,
+    energy_chip: str = ENERGY_CHIP_OPTION,
+    energy_warmup: float = ENERGY_WARMUP_OPTION,
 ) -> None:
-    """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split."""
+    """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split.
+
+    With --energy-weight the loss adds the modelled chip energy of the spikes (the same
+    weight applies to --qat fine-tuning)."""
+    from scnn.energy_loss import check_energy_options
     from scnn.features import FeatureConfig
-    from scnn.models.scnn import get_config
+    from scnn.models.scnn import get_config, with_width
     from scnn.train import TrainConfig, load_splits, train_run
 
     fcfg = FeatureConfig(kind=front_end)
     mcfg = get_config(model, input_shape=fcfg.shape, steps=steps, beta=beta,
                       learn_beta=learn_beta, threshold=threshold, slope=slope, drive=drive,
                       seed=seed)
-    tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    mcfg = with_width(mcfg, width)
+    check_energy_options(mcfg, energy_weight, energy_chip)  # before any work
+    energy = {"energy_weight": energy_weight, "energy_chip": energy_chip,
+              "energy_warmup": energy_warmup}
+    tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, **energy)
+    qcfg = TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed, **energy)
     out = out or Path("runs") / model
     tensors, norm, classes = load_splits(data, fcfg, cache_dir=out.parent / ".feature-cache")
     metrics = train_run(mcfg, tcfg, tensors, norm, fcfg, classes, out)
@@ -56,7 +76,7 @@ def train(
                f"trained in {metrics['train_seconds']} s -> {out}" if acc is not None else
                f"{model}: trained in {metrics['train_seconds']} s -> {out}")
     if qat:
-        _finetune(out, out, tensors, TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed))
+        _finetune(out, out, tensors, qcfg)
 
 
 def _finetune(run_dir: Path, out: Path, tensors: dict, tcfg: TrainConfig) -> None:
@@ -79,7 +99,7 @@ def finetune_cmd(
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
                               "the downloaded FSDD)."),
     out: Path = typer.Option(None, "--out", help="Output run directory (default: the input)."),
-    epochs: int = typer.Option(QAT_EPOCHS, help="Fine-tuning epochs (0: quantise only)."),
+    epochs: int = typer.Option(QAT_EPOCHS, min=0, help="Fine-tuning epochs (0: quantise only)."),
     lr: float = typer.Option(QAT_LR, help="Peak learning rate (integer-unit weights)."),
     seed: int = typer.Option(0, help="Seed for shuffling and augmentation."),
 ) -> None:
