@@ -72,10 +72,11 @@ class EnergyPenalty:
         self.per_synop = table.energy_scale * table.synop * 1e6  # uJ
         self.per_message = table.energy_scale * table.message * 1e6
         self.fans = fan_outs(cfg)  # with the rate drive the input's cost has no gradient
+        self.costs = [f * self.per_synop + self.per_message for f in self.fans]
 
     def per_spike(self, k: int) -> torch.Tensor:
         """uJ one spike of layer k costs, per neuron (shaped like the layer)."""
-        return self.fans[k] * self.per_synop + self.per_message
+        return self.costs[k]
 
     def __call__(self, spikes: list[torch.Tensor]) -> torch.Tensor:
         """``spikes``: per layer (batch, T, *layer_shape), as ``model(x, record=True)``

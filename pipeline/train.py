@@ -163,13 +163,11 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
     if tcfg.epochs < 1:
         raise ScnnError(f"epochs (--epochs) must be >= 1 to train, got {tcfg.epochs}")
     penalty = EnergyPenalty(model.cfg, tcfg.energy_chip) if tcfg.energy_weight > 0 else None
-    gate = EnergyGate(tcfg.energy_weight, tcfg.energy_warmup * tcfg.epochs
-                      * ((len(train[0]) + tcfg.batch_size - 1) // tcfg.batch_size),
-                      model.cfg.n_classes)
     gen = torch.Generator().manual_seed(tcfg.seed)
     x, y = train
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     steps = tcfg.epochs * ((len(x) + tcfg.batch_size - 1) // tcfg.batch_size)
+    gate = EnergyGate(tcfg.energy_weight, tcfg.energy_warmup * steps, model.cfg.n_classes)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tcfg.lr, total_steps=steps,
                                                 pct_start=0.15)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=tcfg.label_smoothing)
