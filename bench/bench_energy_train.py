@@ -75,6 +75,8 @@ def one_run(cfg: dict, seed: int, args, raw: dict, tensors: dict, norm, fcfg, cl
     row = {"config": label(cfg), "seed": seed, "float": m["test_accuracy"],
            "quantised": q["qat_accuracy"], "bitexact": bitexact,
            "dynamic_uj": prof["energy_uj"]["dynamic"], "total_uj": prof["energy_uj"]["total"],
+           "dynamic_band_uj": list(prof["energy_band_uj"]["dynamic"]),
+           "total_band_uj": list(prof["energy_band_uj"]["total"]),
            "synops": prof["synops"], "spikes": prof["spikes"], "cores": prof["cores"],
            "latency_ms": prof["latency_ms"], "cnn_twin_uj": prof["conventional_uj"]["cnn_twin"],
            "seconds": round(time.perf_counter() - t0, 1), "train_seconds": round(t_train, 1),
@@ -95,7 +97,10 @@ def summarise(rows: list[dict]) -> dict:
     return {"config": rows[0]["config"], "seeds": [r["seed"] for r in rows],
             **{k: ms(k, 100.0) for k in ("float", "bitexact")},
             **{k: ms(k) for k in ("dynamic_uj", "total_uj", "synops", "latency_ms",
-                                  "cnn_twin_uj")}}
+                                  "cnn_twin_uj")},
+            # the band of the mean: every run scales by the same PilotNet ratios
+            **{f"{k}_band_uj": [statistics.mean(r[f"{k}_band_uj"][i] for r in rows)
+                                for i in (0, 1)] for k in ("dynamic", "total")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,11 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = [one_run(cfg, s, args, raw, tensors, norm, fcfg, classes) for s in args.seeds]
         summaries.append({**summarise(rows), "runs": rows})
     print("\nconfiguration             bit-exact (%)    float (%)       Loihi 2 dynamic (uJ)  "
-          "total (uJ)      latency (ms)   CNN twin (uJ)")
+          "total (uJ)      latency (ms)   CNN twin (uJ)   dynamic band   total band")
     for s in summaries:
         cells = [f"{s[k][0]:6.2f} +- {s[k][1]:4.2f}" for k in ("bitexact", "float")]
         cells += [f"{s[k][0]:6.1f} +- {s[k][1]:4.1f}" for k in ("dynamic_uj", "total_uj")]
         cells += [f"{s['latency_ms'][0]:.3f}", f"{s['cnn_twin_uj'][0]:.1f}"]
+        cells += ["{:.1f}-{:.1f}".format(*s[f"{k}_band_uj"]) for k in ("dynamic", "total")]
         print(f"{s['config']:<24}  " + "   ".join(cells))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summaries, indent=2) + "\n")

@@ -37,6 +37,7 @@ class Chip:
     sources: str
     synaptic_word_bits: int | None = None  # width of a synaptic-memory word (None: unpublished)
     synapses_per_chip: int | None = None   # published synapse capacity (None: unpublished)
+    neuron_kinds: tuple[str, ...] | None = None  # sim.network kinds it runs (None: all)
 
     @property
     def state_max(self) -> int:
@@ -77,6 +78,9 @@ LOIHI1 = Chip(
     sources="Davies et al. 2018 (IEEE Micro 38(1)); lava-nc 0.10.0 fixed_pt LIF",
     synaptic_word_bits=64,                  # [D18] 16,384 x 64 bit
     synapses_per_chip=None,                 # not in HARDWARE_FIGURES.md (memory governs)
+    # [D18]: CUBA LIF compartments with binary spike messages; graded spikes and
+    # programmable neurons (sigma-delta, resonate-and-fire) are Loihi 2's [L2B]
+    neuron_kinds=("LIF", "Integrator"),
 )
 
 LOIHI2 = Chip(

@@ -104,31 +104,41 @@ def to_network(q: LoihiSCNN):
     Layers: Input (W, H, C) LIF driven by its bias; per conv a Conv; a Flatten; per
     hidden dense a Dense; the readout a Dense into non-spiking integrators.
     """
-    from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, conv_output_shape
+    from scnn.sim.network import LIF
 
-    cfg = q.cfg
+    q0, r = q.quants[0], q.readout_q
+    ws = [w.detach().numpy().astype(np.int64) for w in q.int_weights()]
+    return layered_network(q.cfg, ws, LIF(DU_CLEAR, q0.dv, q0.vth),
+                           [LIF(DU_CLEAR, qk.dv, qk.vth) for qk in q.quants[1:]],
+                           LIF(DU_CLEAR, r.dv, r.vth))
+
+
+def layered_network(cfg, ws: list[np.ndarray], input_neuron, neurons: list, readout,
+                    dense=None):
+    """The sim.Network of an SCNN-family geometry ``cfg`` with integer weights ``ws`` (torch
+    layouts, readout last) and given neurons: Input (W, H, C), a Conv per conv, a
+    Flatten, a Dense per hidden dense layer, the readout Dense.  ``dense(in_shape,
+    out_shape, weight, neuron)`` builds the Dense layers (default: weight_exp 0, 8 bits)."""
+    from scnn.sim.network import Conv, Dense, Flatten, Input, Network, conv_output_shape
+
+    dense = dense or (lambda i, o, w, n: Dense(i, o, w, neuron=n))
     c0, h0, w0 = cfg.layer_shapes()[0]
     in_shape = (w0, h0, c0)
-    q0 = q.quants[0]
-    layers: list = [Input(in_shape, LIF(DU_CLEAR, q0.dv, q0.vth))]
-    ws = [w.detach().numpy().astype(np.int64) for w in q.int_weights()]
+    layers: list = [Input(in_shape, input_neuron)]
     shape = in_shape
     for k, spec in enumerate(cfg.convs):
-        qk = q.quants[k + 1]
         weight = torch_to_lava_conv_weight(ws[k])
         out = conv_output_shape(shape, spec.channels, weight.shape[1:3], (spec.stride,) * 2,
                                 (spec.padding,) * 2, (1, 1))
         layers.append(Conv(shape, out, weight, (spec.stride,) * 2, (spec.padding,) * 2,
-                           neuron=LIF(DU_CLEAR, qk.dv, qk.vth)))
+                           neuron=neurons[k]))
         shape = out
     if cfg.convs:
         layers.append(Flatten(shape))
         shape = layers[-1].shape
     for j in range(len(cfg.dense)):
         k = len(cfg.convs) + j
-        qk = q.quants[k + 1]
-        layers.append(Dense(shape, (ws[k].shape[0],), ws[k], neuron=LIF(DU_CLEAR, qk.dv, qk.vth)))
+        layers.append(dense(shape, (ws[k].shape[0],), ws[k], neurons[k]))
         shape = (ws[k].shape[0],)
-    r = q.readout_q
-    layers.append(Dense(shape, (cfg.n_classes,), ws[-1], neuron=LIF(DU_CLEAR, r.dv, r.vth)))
+    layers.append(dense(shape, (cfg.n_classes,), ws[-1], readout))
     return Network(tuple(layers), in_shape)

@@ -22,6 +22,10 @@ MODEL_FAMILY = ("model_a", "model_b", "scnn")
 MODEL_NAMES = ", ".join(MODEL_FAMILY + tuple(f"cnn_{n}" for n in MODEL_FAMILY))
 # scnn.convert: weight/threshold normalisation
 CONVERT_METHODS = ("data", "model")
+CONVERT_TARGETS = ("lif", "sdnn")
+# scnn.sdnn: lambda_k percentile; vth_k as a fraction of lambda_k (0: every change sent)
+SDNN_PERCENTILE = 99.99
+SDNN_THRESHOLD = 0.05
 # scnn.runner.STAGES, in order
 STAGE_NAMES = ("data", "features", "train", "qat", "export", "simulate", "lava", "profile",
                "report")

@@ -131,8 +131,27 @@ def load_card(net_path: Path) -> dict:
     return card
 
 
+DRIVE_KINDS = ("bias", "graded")
+
+
+def drive_kind(card: dict) -> str:
+    """``bias`` (LIF cards: the input layer's bias) or ``graded`` (SDNN cards: integers
+    into the input layer's Delta encoder); cards older than the key are ``bias``."""
+    kind = card["drive"].get("kind", "bias")
+    if kind not in DRIVE_KINDS:
+        raise ScnnError(f"model card drive kind {kind!r}: expected one of {', '.join(DRIVE_KINDS)}")
+    return kind
+
+
+def readout_state(card: dict) -> str:
+    """The readout layer's state the prediction is the argmax of (``v``; ``sigma`` for SDNN)."""
+    return card["readout"].get("state", "v")
+
+
 def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:
-    """Raw features (batch, C, F, N) -> input bias mantissas in Lava order (batch, N, F, C')."""
+    """Raw features (batch, C, F, N) -> the input drive in Lava order (batch, N, F, C'):
+    bias mantissas (``bias`` cards) or graded input integers (``graded`` cards, clamped
+    at 0 below: the ReLU of the CNN twin's input layer)."""
     from scnn.hw.quantize import torch_to_lava_map
 
     norm = Normalizer.from_dict(card["normalization"])
@@ -140,4 +159,15 @@ def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:
     gain = torch.tensor(d["gain"], dtype=torch.float64)[None, :, :, None]
     offset = torch.tensor(d["offset"], dtype=torch.float64)[None, :, :, None]
     b = drive_mantissa(norm(feats), gain, offset, d["polarity"], d["max"])
+    if drive_kind(card) == "graded":
+        b = b.clamp_min(0)
     return torch_to_lava_map(b.numpy()).astype(np.int64)
+
+
+def card_inputs(card: dict, feats: torch.Tensor) -> dict[str, np.ndarray]:
+    """Keyword arguments of ``simulate`` that drive the network as the card says: ``bias``
+    (constant over all steps) or ``spikes`` (graded input, the same frame every step)."""
+    x = card_drive(card, feats)
+    if drive_kind(card) == "bias":
+        return {"bias": x}
+    return {"spikes": np.repeat(x.astype(np.int32)[..., None], card["run_steps"], axis=-1)}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scnn.export import card_drive, load_card
+from scnn.export import card_inputs, load_card, readout_state
 from scnn.features import FeatureConfig
 from scnn.hw.errors import ScnnError
 from scnn.sim.netx import read_netx
@@ -45,18 +45,19 @@ def spread(n: int, limit: int | None) -> np.ndarray:
 
 def predict_netx(net, card: dict, feats: torch.Tensor, backend: str = "fast",
                  batch: int = 64, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(predictions (n,), readout voltages (n, classes)) for raw features (n, C, F, N)."""
+    """(predictions (n,), readout values (n, classes)) for raw features (n, C, F, N): the
+    readout layer's ``v`` (LIF cards) or ``sigma`` (SDNN cards) after the last step."""
     from tqdm import tqdm
 
     simulate = backend_simulate(backend)
     step = batch if backend == "fast" else 1
-    layer = card["readout"]["layer"]
+    layer, state = card["readout"]["layer"], readout_state(card)
     volts = []
     for i in tqdm(range(0, len(feats), step), desc=f"simulate ({backend})", unit="batch",
                   disable=None if progress else True, leave=False):
-        bias = card_drive(card, feats[i : i + step])
-        res = simulate(net, card["run_steps"], bias=bias, record=("v",), layers=(layer,))
-        volts.append(res[f"layer{layer}/v"][..., -1])
+        res = simulate(net, card["run_steps"], **card_inputs(card, feats[i : i + step]),
+                       record=(state,), layers=(layer,))
+        volts.append(res[f"layer{layer}/{state}"][..., -1])
     v = np.concatenate(volts).astype(np.int64)
     return v.argmax(axis=1), v
 

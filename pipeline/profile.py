@@ -1,8 +1,8 @@
 """Profile an exported network: activity, cores, energy and latency per inference per chip.
 
 Clips are driven exactly as ``pipeline.hweval`` drives them (model card front end,
-``card_drive`` input-bias mantissas, ``card['run_steps']`` steps of the fast bit-exact
-simulator, no reset); activity (``sim.activity``) is summed over all clips and
+``card_inputs``: input-bias mantissas or graded input, ``card['run_steps']`` steps of
+the fast bit-exact simulator, no reset); activity (``sim.activity``) is summed over all clips and
 reported as the mean per inference; ``hw.mapping`` places the network on each chip
 and ``hw.energy`` turns counts into energy and latency.  Every figure carries its
 chip and the source of its model.
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scnn.export import card_drive, load_card
+from scnn.export import card_inputs, load_card
 from scnn.features import FeatureConfig
 from scnn.hw.chips import CHIPS
 from scnn.hw.energy import (
@@ -55,6 +55,31 @@ def chip_names(chip: str) -> tuple[str, ...]:
     return (chip,)
 
 
+def chip_refusal(net: Network, chip: str) -> str | None:
+    """Why ``chip`` cannot run ``net`` (a neuron kind it lacks), or None."""
+    kinds = CHIPS[chip].neuron_kinds
+    if kinds is None:
+        return None
+    if net.graded_input:
+        return (f"{chip} cannot take graded input spikes (integers into layer 0): its spikes "
+                "are binary; profile on loihi2")
+    for i, layer in enumerate(net.layers):
+        kind = type(layer.neuron).__name__ if layer.neuron is not None else None
+        if kind is not None and kind not in kinds:
+            return (f"{chip} cannot run layer {i} ({layer.kind}, {kind} neurons"
+                    f"{', graded spikes' if layer.neuron.graded else ''}): its neurons are "
+                    f"{' and '.join(kinds)} with binary spikes; profile on loihi2")
+    return None
+
+
+def usable_chips(net: Network, chips: tuple[str, ...]) -> tuple[str, ...]:
+    """The chips of ``chips`` that can run ``net``; refuses when none can."""
+    ok = tuple(c for c in chips if chip_refusal(net, c) is None)
+    if not ok:
+        raise ScnnError(chip_refusal(net, chips[0]))
+    return ok
+
+
 def simulate_activity(net: Network, card: dict, feats: torch.Tensor, batch: int = 16,
                       progress: bool = False) -> Activity:
     """Activity of ``feats`` (n, C, F, N) raw features driven as the model card says."""
@@ -65,7 +90,7 @@ def simulate_activity(net: Network, card: dict, feats: torch.Tensor, batch: int 
     act = None
     for i in tqdm(range(0, len(feats), batch), desc="profile (fast)", unit="batch",
                   disable=None if progress else True, leave=False):
-        res = simulate(net, card["run_steps"], bias=card_drive(card, feats[i : i + batch]))
+        res = simulate(net, card["run_steps"], **card_inputs(card, feats[i : i + batch]))
         part = layer_activity(net, res)
         act = part if act is None else act.merge(part)
     if act is None:
@@ -162,13 +187,15 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
                  limit: int | None = None, split: str = "test", batch: int = 16,
                  max_chips: int = 1, progress: bool = True, workers: int = 1,
                  address: str | None = None) -> list[dict]:
-    """Profiles (one per chip) of NET.net on ``limit`` clips of a split of ``data``.
+    """Profiles (one per chip that can run it) of NET.net on ``limit`` clips of a split of
+    ``data``.
 
     ``workers > 1`` simulates contiguous shards of the clips as Ray tasks and merges
     their integer counts: the profile is identical to one process's.
     """
     card = load_card(net_path)
     net = read_netx(net_path)
+    chips = usable_chips(net, chips)
     raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=(split,),
                            progress=progress)
     if split not in raw:
@@ -198,7 +225,8 @@ def profile_arrays(net: Network, steps: int, spikes: np.ndarray | None = None,
                    bias: np.ndarray | None = None, chips: tuple[str, ...] = ("loihi2",),
                    reset_interval: int | None = None, reset_offset: int = 0,
                    max_chips: int = 1) -> list[dict]:
-    """Profiles (one per chip) of ``net`` driven by arrays, as ``scnn sim`` drives it.
+    """Profiles (one per chip that can run it) of ``net`` driven by arrays, as ``scnn sim``
+    drives it.
 
     spikes: ([B,] *input_shape, steps) 0/1, or integers into an SDNN input layer; bias:
     ([B,] *layer0_shape) input-layer bias mantissas.  Every state is recorded, so active
@@ -207,6 +235,7 @@ def profile_arrays(net: Network, steps: int, spikes: np.ndarray | None = None,
     from scnn.sim.drive import make_drive
     from scnn.sim.fast import simulate
 
+    chips = usable_chips(net, chips)
     drive = make_drive(net, steps, spikes, bias, reset_interval, reset_offset)
     if drive.batch == 0:
         raise ScnnError("the input holds no samples (batch of 0): nothing to profile")

@@ -67,21 +67,26 @@ def plot_raster_and_traces(res: dict, layers: list[int], readout: int, classes: 
     save_figure(fig, path_raster)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3))
     hidden = spiking[-1]
-    v = res[f"layer{hidden}/v"].reshape(-1, res[f"layer{hidden}/v"].shape[-1])
-    s = res[f"layer{hidden}/s"].reshape(v.shape)
+    lif = f"layer{hidden}/v" in res  # else a sigma-delta network: act and sigma, 12 bits
+    state, unit = ("v", 64) if lif else ("act", 4096)
+    v = res[f"layer{hidden}/{state}"].reshape(-1, res[f"layer{hidden}/{state}"].shape[-1])
+    s = res[f"layer{hidden}/s"].reshape(v.shape) != 0
     counts = s.sum(axis=1)  # neurons that fire now and then show both leak and reset
     busiest = np.argsort(np.abs(counts - s.shape[1] / 3) + 1000 * (counts == 0))[:4]
     steps = np.arange(1, v.shape[1] + 1)
     for n in busiest:
-        a1.plot(steps, v[n] / 64, lw=1, label=f"neuron {n}")
-    a1.set(xlabel="time step", ylabel="v / 64 (weight units)",
-           title=f"membrane voltage, layer {hidden} (reset to 0 on a spike)")
+        a1.plot(steps, v[n] / unit, lw=1, label=f"neuron {n}")
+    a1.set(xlabel="time step", ylabel=f"{state} / {unit} (units)",
+           title=f"membrane voltage, layer {hidden} (reset to 0 on a spike)" if lif else
+           f"activation, layer {hidden} (sent as graded changes)")
     a1.legend(fontsize=7)
-    vr = res[f"layer{readout}/v"].reshape(-1, res[f"layer{readout}/v"].shape[-1])
+    out = "v" if lif else "sigma"
+    vr = res[f"layer{readout}/{out}"].reshape(-1, res[f"layer{readout}/{out}"].shape[-1])
     for c in range(vr.shape[0]):
-        a2.plot(steps, vr[c] / 64, lw=1.2 if c == vr[:, -1].argmax() else 0.6,
+        a2.plot(steps, vr[c] / unit, lw=1.2 if c == vr[:, -1].argmax() else 0.6,
                 label=classes[c] if c < len(classes) else str(c))
-    a2.set(xlabel="time step", ylabel="v / 64", title="readout voltages (argmax at the end wins)")
+    a2.set(xlabel="time step", ylabel=f"{out} / {unit}",
+           title=f"readout {'voltages' if lif else 'sigmas'} (argmax at the end wins)")
     a2.legend(fontsize=6, ncol=2)
     save_figure(fig, path_traces)
 
@@ -132,7 +137,7 @@ def _clip_trace(run: Path, data: Path | None) -> tuple[dict, dict]:
     """Simulate the first test clip of the run's dataset; (results, card)."""
     import torch
 
-    from scnn.export import card_drive, load_card
+    from scnn.export import card_inputs, load_card, readout_state
     from scnn.features import FeatureConfig
     from scnn.sim.fast import simulate
     from scnn.sim.netx import read_netx
@@ -143,7 +148,8 @@ def _clip_trace(run: Path, data: Path | None) -> tuple[dict, dict]:
                            progress=False)
     x = raw["test"][0][:1]
     res = simulate(read_netx(run / "network.net"), card["run_steps"],
-                   bias=card_drive(card, torch.as_tensor(x)), record=("s", "v"))
+                   **card_inputs(card, torch.as_tensor(x)),
+                   record=("s", "v") if readout_state(card) == "v" else ("s", "act", "sigma"))
     return {k: v[0] for k, v in res.items()}, card
 
 

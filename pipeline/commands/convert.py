@@ -1,4 +1,5 @@
-"""``scnn convert``: a trained CNN twin to an IF SNN run (weight/threshold balancing)."""
+"""``scnn convert``: a trained CNN twin to an IF SNN run (weight/threshold balancing) or,
+with ``--to sdnn``, to a sigma-delta network with graded spikes written as NetX."""
 
 from __future__ import annotations
 
@@ -7,19 +8,32 @@ from pathlib import Path
 import typer
 
 from scnn.commands.options import ENERGY_CHIP_OPTION, ENERGY_WARMUP_OPTION, ENERGY_WEIGHT_OPTION
-from scnn.defaults import CONVERT_METHODS
+from scnn.defaults import CONVERT_METHODS, CONVERT_TARGETS, SDNN_PERCENTILE, SDNN_THRESHOLD
+from scnn.hw.errors import ScnnError
 
 
 def convert_cmd(
     run_dir: Path = typer.Argument(..., help="A trained CNN twin run (scnn train --model "
                                    "cnn_scnn)."),
-    out: Path = typer.Option(..., "--out", help="Run directory for the converted SNN."),
+    out: Path = typer.Option(..., "--out", help="Run directory for the converted SNN (--to "
+                             "lif), or the NetX file NET.net (--to sdnn; its model card "
+                             "NET.json beside it)."),
+    to: str = typer.Option("lif", "--to", help=f"Target: {' or '.join(CONVERT_TARGETS)} (lif: "
+                           "integrate-and-fire, rate-coded; sdnn: sigma-delta ReLU neurons "
+                           "with graded spikes, Loihi 2)."),
     method: str = typer.Option("data", help=f"Normalisation: {' or '.join(CONVERT_METHODS)} "
                                "(data: activations on the training split; model: weights)."),
-    percentile: float = typer.Option(100.0, help="Data-based: scale by this percentile of "
+    percentile: float = typer.Option(None, help="Data-based: scale by this percentile of "
                                      "the non-zero activations (Rueckauer 2017: 99.9) "
-                                     "instead of the maximum."),
-    steps: int = typer.Option(8, "--steps", "-T", help="Time steps of the converted SNN."),
+                                     "instead of the maximum (default: 100 for lif, "
+                                     f"{SDNN_PERCENTILE} for sdnn)."),
+    steps: int = typer.Option(None, "--steps", "-T", min=1, max=1024, help="Time steps of "
+                              "the converted SNN (default: 8 for lif; 1 for sdnn, whose "
+                              "static input is sent once)."),
+    sdnn_threshold: float = typer.Option(None, "--sdnn-threshold", help="SDNN: a layer sends "
+                                         "a change only when it reaches this fraction of the "
+                                         "layer's activation scale (0: every change; default "
+                                         f"{SDNN_THRESHOLD})."),
     max_rate: float = typer.Option(1.0, help="Firing rate (spikes per step) the normalised "
                                    "maximum activation reaches (the input drive's scale)."),
     retrain_epochs: int = typer.Option(0, min=0, help="Then retrain the converted SNN with "
@@ -37,9 +51,26 @@ def convert_cmd(
     The result is an SNN run directory: `scnn finetune` (Loihi-exact), `scnn export`
     and `scnn run --net` take it through the same path as a trained SNN.
     """
-    from scnn.convert import convert_run
-    from scnn.train import TrainConfig, load_run, run_tensors
+    from scnn.train import load_run
 
+    if to not in CONVERT_TARGETS:
+        raise ScnnError(f"--to {to!r}: expected one of {', '.join(CONVERT_TARGETS)}")
+    if to == "sdnn":
+        lif_only = {"--method": method != "data", "--max-rate": max_rate != 1.0,
+                    "--retrain-epochs": retrain_epochs > 0, "--energy-weight": energy_weight != 0}
+        given = [name for name, yes in lif_only.items() if yes]
+        if given:
+            raise ScnnError(f"{', '.join(given)}: not for --to sdnn (data-based units, no "
+                            "retraining)")
+        return _to_sdnn(load_run(run_dir), run_dir, out, percentile, steps, sdnn_threshold,
+                        data)
+    if sdnn_threshold is not None:
+        raise ScnnError("--sdnn-threshold applies to --to sdnn only")
+    from scnn.convert import convert_run
+    from scnn.train import TrainConfig, run_tensors
+
+    percentile = 100.0 if percentile is None else percentile
+    steps = 8 if steps is None else steps
     run = load_run(run_dir)
     tensors = run_tensors(run, data, run_dir.parent / ".feature-cache")
     retrain = TrainConfig(epochs=retrain_epochs, lr=retrain_lr, seed=seed,
@@ -55,6 +86,30 @@ def convert_cmd(
             line += (f", after {retrain_epochs} epochs of retraining "
                      f"{100 * m['test_accuracy']:.2f} %")
         typer.echo(line + " (float SNN; bit-exact after scnn export + scnn eval)")
+
+
+def _to_sdnn(run, run_dir: Path, out: Path, percentile: float | None, steps: int | None,
+             threshold: float | None, data: Path | None) -> None:
+    from scnn.sdnn import convert_sdnn_run
+    from scnn.train import load_features
+
+    if out.suffix != ".net":
+        raise ScnnError(f"--out {out}: with --to sdnn the output is a NetX file ending in .net")
+    raw, _ = load_features(data, run.features, cache_dir=run_dir.parent / ".feature-cache")
+    tensors = {s: (run.normalizer(x), y) for s, (x, y) in raw.items()}
+    card = convert_sdnn_run(run, tensors, raw.get("test"), out,
+                            SDNN_PERCENTILE if percentile is None else percentile,
+                            SDNN_THRESHOLD if threshold is None else threshold,
+                            1 if steps is None else steps, progress=True)
+    q = card["quantization"]
+    typer.echo(f"{card['model']['name']}: SDNN, units {', '.join(f'{u:.3g}' for u in q['units'])}"
+               f", thresholds {q['vth']} units, {card['run_steps']} steps -> {out} (+ "
+               f"{out.with_suffix('.json').name})")
+    acc = card["accuracy"]
+    if "bit_exact" in acc:
+        typer.echo(f"test accuracy: CNN {100 * acc['cnn_float']['accuracy']:.2f} % (float), "
+                   f"SDNN {100 * acc['bit_exact']['accuracy']:.2f} % bit-exact on "
+                   f"{acc['bit_exact']['n']} clips (sim.fast); scnn profile {out} for energy")
 
 
 def register(app: typer.Typer) -> None:

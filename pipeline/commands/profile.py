@@ -101,7 +101,8 @@ def profile(
         recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True,
                             workers=workers, address=address)
     _write_json(out, recs if chip == "all" else recs[0])
-    from scnn.profile import energy_text
+    from scnn.profile import chip_refusal, energy_text
+    from scnn.sim.netx import read_netx
 
     for r in recs:
         typer.echo(f"{r['chip']}: {r['cores']} cores on {r['chips']} chip(s), "
@@ -109,6 +110,12 @@ def profile(
                    f"{energy_text(r, 'dynamic')} + {energy_text(r, 'static')}, "
                    f"{r['latency_ms']:.4g} ms "
                    f"per inference ({r['samples']} samples)")
+    done = {r["chip"] for r in recs}
+    if len(done) < len(names):
+        graph = read_netx(net, spike_exp=spike_exp, input_message_bits=input_message_bits)
+        for name in names:
+            if name not in done:
+                typer.echo(f"{name}: not profiled: {chip_refusal(graph, name)}")
     typer.echo(f"wrote {out}")
 
 

@@ -1,0 +1,230 @@
+"""CNN twin -> SDNN conversion: the chip's limits, the readout against the CNN, one message
+per layer on a static input, fast == reference == Lava, the CLI and its bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from badinput import assert_bad_input, run_scnn
+from test_cli_data import scnn
+
+from scnn.hw.errors import ScnnError
+from scnn.hw.quantize import torch_to_lava_map
+from scnn.models.scnn import SCNN, ConvSpec, SCNNConfig
+from scnn.sdnn import (
+    CONV_UNITS,
+    PAYLOAD_UNITS,
+    READOUT_LIMIT,
+    layer_stats,
+    plan_units,
+    sdnn_network,
+)
+from scnn.sim import fast, reference
+from scnn.sim.network import Conv, Dense, Sigma, SigmaDelta
+
+
+def _toy(seed: int = 0) -> tuple[SCNN, torch.Tensor]:
+    """A random CNN twin (conv 4 -> dense 12 -> 5 classes) on 8x8 inputs, with data."""
+    torch.manual_seed(seed)
+    cfg = SCNNConfig(name="cnn_toy", input_shape=(1, 8, 8), convs=(ConvSpec(4),), dense=(12,),
+                     n_classes=5, neuron="relu")
+    cnn = SCNN(cfg)
+    with torch.no_grad():
+        cnn.in_gain.uniform_(0.5, 2.0)
+        cnn.in_offset.uniform_(-0.2, 0.5)
+    return cnn.eval(), torch.randn(96, 1, 8, 8)
+
+
+def _graded_input(cnn: SCNN, plan, x: torch.Tensor, steps: int) -> np.ndarray:
+    """The card's drive rule: clamp(round(relu(gain xs + offset) / u0), 0, max), held."""
+    with torch.no_grad():
+        units = torch.round(torch.relu(cnn.input_current(x)).double() / plan.units[0])
+    xi = torch_to_lava_map(units.clamp(0, plan.input_max).numpy()).astype(np.int32)
+    return np.repeat(xi[..., None], steps, axis=-1)
+
+
+def _run(cnn: SCNN, x: torch.Tensor, threshold: float, steps: int = 1, sim=fast):
+    stats, logit_max = layer_stats(cnn, x, 99.99)
+    plan = plan_units(cnn, stats, logit_max, threshold)
+    net = sdnn_network(cnn, plan)
+    run_steps = steps + len(net.layers) - 2  # one step per synapse layer (no Flatten)
+    out = sim.simulate(net, run_steps, spikes=_graded_input(cnn, plan, x, run_steps))
+    return net, plan, stats, out
+
+
+def test_plan_keeps_the_chips_limits() -> None:
+    cnn, x = _toy()
+    net, plan, stats, out = _run(cnn, x, 0.0)
+    assert isinstance(net.layers[1], Conv) and isinstance(net.layers[1].neuron, SigmaDelta)
+    assert isinstance(net.layers[-1], Dense) and isinstance(net.layers[-1].neuron, Sigma)
+    for layer in net.layers[1:]:
+        if isinstance(layer, Conv):
+            w = layer.weight
+        elif isinstance(layer, Dense):
+            w = layer.weight >> -layer.weight_exp if layer.weight_exp < 0 else layer.weight
+        else:
+            continue
+        m = np.abs(w).max()  # 8 bits: any integer up to 127, else the even grid to 254
+        assert m <= 127 or (m <= 256 and not np.any(w % 2)), (layer.kind, m)
+    for k, (s, u) in enumerate(zip(stats, plan.units, strict=True)):
+        assert s.act_max / u < PAYLOAD_UNITS, k  # 16-bit payloads with 6 fraction bits
+    assert stats[1].pre_max / plan.units[1] <= CONV_UNITS  # 24-bit conv sums
+    readout = f"layer{len(net.layers) - 1}"
+    for key, value in out.items():
+        if key.endswith("/s") and not key.startswith(readout):  # the readout's state is read
+            assert np.abs(value).max() < 1 << 15, key
+    assert np.abs(out[f"layer{len(net.layers) - 1}/sigma"]).max() < READOUT_LIMIT
+
+
+def test_readout_follows_the_cnn_logits() -> None:
+    cnn, x = _toy()
+    net, plan, _, out = _run(cnn, x, 0.0)
+    with torch.no_grad():
+        logits = cnn(x).double().numpy()
+    sigma = out[f"layer{len(net.layers) - 1}/sigma"][..., -1].astype(np.float64)
+    # sigma = r_out * 64 / u_last * logit, up to the rounding of weights and activations
+    est = sigma * plan.units[-1] / (64 * plan.weight_scales[-1])
+    err = np.linalg.norm(est - logits) / np.linalg.norm(logits)
+    assert err < 0.05, err
+    assert (est.argmax(1) == logits.argmax(1)).mean() >= 0.95
+
+
+def test_static_input_sends_once_per_layer_and_more_steps_change_nothing() -> None:
+    cnn, x = _toy(1)
+    net, _, _, out = _run(cnn, x[:16], 0.0, steps=1)
+    neuron_layers = [i for i, layer in enumerate(net.layers) if layer.neuron is not None]
+    for order, i in enumerate(neuron_layers[:-1]):  # the readout's Sigma sends every step
+        live = np.flatnonzero(out[f"layer{i}/s"].reshape(-1, out[f"layer{i}/s"].shape[-1])
+                              .any(axis=0))
+        assert live.tolist() == [order], (i, live)  # one step of delay per synapse layer
+    _, _, _, longer = _run(cnn, x[:16], 0.0, steps=6)
+    last = f"layer{neuron_layers[-1]}/sigma"
+    assert np.array_equal(out[last][..., -1], longer[last][..., -1])
+
+
+def test_threshold_trades_messages_for_accuracy() -> None:
+    cnn, x = _toy(2)
+    with torch.no_grad():
+        ref = cnn(x).argmax(1).numpy()
+    counts, agree = [], []
+    for th in (0.0, 0.05, 0.3):
+        net, _, _, out = _run(cnn, x, th)
+        counts.append(sum(int(np.count_nonzero(v)) for k, v in out.items()
+                          if k.endswith("/s") and k != f"layer{len(net.layers) - 1}/s"))
+        sigma = out[f"layer{len(net.layers) - 1}/sigma"][..., -1]
+        agree.append(float((sigma.argmax(1) == ref).mean()))
+    assert counts[0] > counts[1] > counts[2], counts
+    assert agree[0] >= agree[2], agree
+
+
+@pytest.mark.parametrize("backend", ["reference", pytest.param("lava", marks=pytest.mark.lava)])
+def test_fast_equals_the_other_backends_on_a_converted_net(backend: str) -> None:
+    import scnn
+    from scnn.sim import lava_backend
+
+    cnn, x = _toy(3)
+    other = {"reference": reference, "lava": lava_backend}[backend]
+    _, _, _, a = _run(cnn, x[:3], 0.05, steps=2)
+    _, _, _, b = _run(cnn, x[:3], 0.05, steps=2, sim=other)
+    scnn.assert_same(b, a)  # every layer's payloads and sigma-delta states, every step
+
+
+def test_plan_refuses_values_outside_its_rules() -> None:
+    cnn, x = _toy()
+    stats, logit_max = layer_stats(cnn, x, 99.99)
+    for th in (1.0, -0.1, float("nan")):
+        with pytest.raises(ScnnError, match="SDNN threshold must be a fraction"):
+            plan_units(cnn, stats, logit_max, th)
+    for levels in (0, PAYLOAD_UNITS + 1):
+        with pytest.raises(ScnnError, match="act_levels must be in"):
+            plan_units(cnn, stats, logit_max, 0.0, levels)
+    dead = [stats[0], type(stats[1])(0.0, 0.0, 1.0), *stats[2:]]
+    with pytest.raises(ScnnError, match="dead layer"):
+        plan_units(cnn, dead, logit_max, 0.0)
+    with torch.no_grad():
+        cnn.synapses[1].weight.zero_()
+    with pytest.raises(ScnnError, match="synapse layer 1 has only zero weights"):
+        plan_units(cnn, stats, logit_max, 0.0)
+
+
+@pytest.fixture(scope="module")
+def twin_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from conftest import tone, write_wav
+
+    root = tmp_path_factory.mktemp("sdnn")
+    rec = root / "fsdd" / "recordings"
+    for digit in range(3):
+        for speaker in ("alice", "bob"):
+            for idx in range(8):
+                write_wav(rec / f"{digit}_{speaker}_{idx}.wav",
+                          tone(0.2 + 0.05 * idx, freq=300 + 200 * digit, seed=idx))
+    res = scnn("train", "--data", str(root / "fsdd"), "--model", "cnn_model_b", "--epochs", "3",
+               "--out", str(root / "cnn"))
+    assert res.returncode == 0, res.stderr
+    return root / "cnn", root / "fsdd"
+
+
+def test_cli_convert_to_sdnn_eval_and_profile(twin_run: tuple[Path, Path], tmp_path: Path) -> None:
+    run, data = twin_run
+    net = tmp_path / "sdnn.net"
+    res = scnn("convert", str(run), "--to", "sdnn", "--data", str(data), "--out", str(net),
+               "--sdnn-threshold", "0.02")
+    assert res.returncode == 0, res.stderr
+    assert "bit-exact on 30 clips" in res.stdout, res.stdout
+    card = json.loads(net.with_suffix(".json").read_text())
+    assert card["drive"]["kind"] == "graded" and card["readout"]["state"] == "sigma"
+    assert card["run_steps"] == 1 + 3 and card["conversion"]["threshold"] == 0.02
+    res = scnn("eval", str(net), "--data", str(data), "--json", str(tmp_path / "e.json"))
+    assert res.returncode == 0, res.stderr
+    e = json.loads((tmp_path / "e.json").read_text())
+    assert e["accuracy"] == card["accuracy"]["bit_exact"]["accuracy"] and e["n"] == 30
+    res = scnn("profile", str(net), "--data", str(data), "--chip", "all", "--json",
+               str(tmp_path / "p.json"))
+    assert res.returncode == 0, res.stderr
+    assert "loihi1: not profiled: loihi1 cannot take graded input spikes" in res.stdout
+    profs = json.loads((tmp_path / "p.json").read_text())
+    assert [p["chip"] for p in profs] == ["loihi2"]  # graded spikes are Loihi 2's
+    assert profs[0]["spikes"] > 0 and profs[0]["energy_uj"]["dynamic"] > 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    res = run_scnn(["profile", str(net), "--data", str(data), "--chip", "loihi1", "--json",
+                    "p.json"], bad)
+    assert_bad_input(res, ("loihi1 cannot take graded input spikes", "profile on loihi2"), bad)
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (["--to", "spiking"], ("--to 'spiking'", "lif, sdnn")),
+    (["--to", "sdnn", "--out", "x.h5"], ("--out x.h5", "ending in .net")),
+    (["--to", "sdnn", "--retrain-epochs", "2"], ("--retrain-epochs", "not for --to sdnn")),
+    (["--to", "sdnn", "--max-rate", "0.5"], ("--max-rate", "not for --to sdnn")),
+    (["--sdnn-threshold", "0.1"], ("--sdnn-threshold", "--to sdnn only")),
+    (["--to", "sdnn", "--sdnn-threshold", "1.5"], ("SDNN threshold", "[0, 1)", "1.5")),
+    (["--to", "sdnn", "--percentile", "0"], ("percentile", "(0, 100]")),
+    (["--to", "sdnn", "-T", "0"], ("'--steps'", "greater than or equal to 1")),
+])
+def test_cli_convert_to_sdnn_bad_input(twin_run: tuple[Path, Path], tmp_path: Path,
+                                       args: list[str], needles: tuple[str, ...]) -> None:
+    run, data = twin_run
+    if "--out" not in args:
+        args = [*args, "--out", "x.net"]
+    res = run_scnn(["convert", str(run), "--data", str(data), *args], tmp_path)
+    assert_bad_input(res, needles, tmp_path)
+
+
+def test_loihi1_refuses_neuron_kinds_it_lacks() -> None:
+    from scnn.profile import chip_refusal, usable_chips
+    from scnn.sim.network import LIF, Input, Network
+
+    w = np.full((3, 4), 2)
+    sd = Network((Input((4,)), Dense((4,), (3,), w, neuron=SigmaDelta(1))), (4,))
+    assert "layer 1 (dense, SigmaDelta neurons, graded spikes)" in chip_refusal(sd, "loihi1")
+    assert chip_refusal(sd, "loihi2") is None
+    assert usable_chips(sd, ("loihi1", "loihi2")) == ("loihi2",)
+    with pytest.raises(ScnnError, match="loihi1 cannot run layer 1"):
+        usable_chips(sd, ("loihi1",))
+    lif = Network((Input((4,)), Dense((4,), (3,), w, neuron=LIF(4095, 0, 10))), (4,))
+    assert chip_refusal(lif, "loihi1") is None
