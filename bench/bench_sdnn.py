@@ -10,7 +10,9 @@ Usage (from the repository root, after `make venv`):
 
 Per seed: the CNN twin of the default SCNN (``cnn_scnn``, 40 epochs, as
 bench/bench_convert.py trains it), converted by ``scnn.sdnn`` at every threshold of
-``--thresholds`` (T = 1) and at every T of ``--steps`` (threshold ``--steps-threshold``);
+``--thresholds`` (T = 1) and at every T of ``--steps`` (threshold ``--steps-threshold``),
+and trained Loihi-exactly after the conversion for each ``--train EPOCHS:WEIGHT``
+(``scnn.sdnn_qat``, energy weight WEIGHT);
 each network is written as NetX, evaluated on all 300 test clips in the bit-exact
 simulator and profiled on Loihi 2 over the same clips. ``--lava-clips`` clips spread over
 the test split are also run in Lava (netx loads the file) for the default threshold:
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from scnn.defaults import SDNN_THRESHOLD
+from scnn.defaults import SDNN_RETRAIN_LR, SDNN_THRESHOLD
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hweval import predict_netx, spread
 from scnn.models.scnn import get_config
@@ -38,14 +40,21 @@ from scnn.sdnn import convert_sdnn_run
 from scnn.train import TrainConfig, load_features, load_run, train_run
 
 
-def measure(run, tensors, raw, out: Path, threshold: float, steps: int) -> dict:
+def measure(run, tensors, raw, out: Path, threshold: float, steps: int,
+            train: tuple[int, float] | None = None, seed: int = 0) -> dict:
     t0 = time.perf_counter()
-    card = convert_sdnn_run(run, tensors, raw["test"], out, threshold=threshold, steps=steps)
+    retrain = None
+    if train:
+        retrain = TrainConfig(epochs=train[0], lr=SDNN_RETRAIN_LR, energy_weight=train[1],
+                              seed=seed)
+    card = convert_sdnn_run(run, tensors, raw["test"], out, threshold=threshold, steps=steps,
+                            retrain=retrain)
     from scnn.sim.netx import read_netx
 
     net = read_netx(out)
     prof = chip_profile(net, simulate_activity(net, card, raw["test"][0]), "loihi2")
     return {"threshold": threshold, "steps": steps, "net": str(out),
+            "train": f"{train[0]} epochs, w={train[1]}" if train else "converted",
             "cnn_float": 100 * card["accuracy"]["cnn_float"]["accuracy"],
             "bitexact": 100 * card["accuracy"]["bit_exact"]["accuracy"],
             "dynamic_uj": prof["energy_uj"]["dynamic"], "total_uj": prof["energy_uj"]["total"],
@@ -75,7 +84,7 @@ def lava_check(row: dict, raw: dict, clips: int) -> dict:
 
 def line(seed: int, r: dict) -> str:
     band = "{:.1f}-{:.1f}".format(*r["dynamic_band_uj"])
-    return (f"seed {seed} threshold {r['threshold']:<5} T={r['steps']:<2} "
+    return (f"seed {seed} {r['train']:<19} threshold {r['threshold']:<5} T={r['steps']:<2} "
             f"CNN {r['cnn_float']:6.2f} %  SDNN bit-exact {r['bitexact']:6.2f} %  "
             f"Loihi 2 {r['dynamic_uj']:6.2f} uJ dyn ({band}) {r['total_uj']:6.1f} uJ total  "
             f"{r['spikes']:.0f} spikes  {r['synops']:.3g} SynOps  {r['cores']} cores  "
@@ -87,7 +96,8 @@ def summarise(rows: list[dict]) -> dict:
         vals = [r[key] for r in rows]
         return [statistics.mean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0]
 
-    out = {"threshold": rows[0]["threshold"], "steps": rows[0]["steps"], "n": len(rows)}
+    out = {"train": rows[0]["train"], "threshold": rows[0]["threshold"],
+           "steps": rows[0]["steps"], "n": len(rows)}
     out.update({k: ms(k) for k in ("cnn_float", "bitexact", "dynamic_uj", "total_uj", "spikes",
                                    "synops", "latency_ms", "cnn_twin_uj")})
     out.update({f"{k}_band_uj": [statistics.mean(r[f"{k}_band_uj"][i] for r in rows)
@@ -103,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--steps-threshold", type=float, default=SDNN_THRESHOLD)
     ap.add_argument("--cnn-epochs", type=int, default=40)
+    ap.add_argument("--train", nargs="*", default=["3:0", "3:0.3"],
+                    help="EPOCHS:ENERGY_WEIGHT of Loihi-exact SDNN training at "
+                    "--steps-threshold, T = 1")
     ap.add_argument("--lava-clips", type=int, default=8)
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/bench-sdnn"))
@@ -114,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"FSDD official split: {len(raw['train'][1])} train, {len(raw['test'][1])} test clips;"
           f" CNN twin {args.cnn_epochs} epochs; SDNN bit-exact and Loihi 2 profile on every "
           "test clip", flush=True)
-    configs = [(th, 1) for th in args.thresholds]
-    configs += [(args.steps_threshold, t) for t in args.steps if (args.steps_threshold, t)
-                not in configs]
+    configs = [(th, 1, None) for th in args.thresholds]
+    configs += [(args.steps_threshold, t, None) for t in args.steps
+                if (args.steps_threshold, t, None) not in configs]
+    for item in args.train:
+        epochs, _, weight = item.partition(":")
+        configs.append((args.steps_threshold, 1, (int(epochs), float(weight or 0))))
     rows: dict[tuple, list] = {c: [] for c in configs}
     lava = []
     for seed in args.seeds:
@@ -126,21 +142,26 @@ def main(argv: list[str] | None = None) -> int:
         train_run(mcfg, TrainConfig(seed=seed, epochs=args.cnn_epochs), tensors, norm, fcfg,
                   classes, out / "cnn", progress=False)
         run = load_run(out / "cnn")
-        for th, t in configs:
-            r = measure(run, tensors, raw, out / f"sdnn_th{th}_T{t}.net", th, t)
-            rows[(th, t)].append(r)
+        for th, t, train in configs:
+            tag = f"_e{train[0]}w{train[1]}" if train else ""
+            r = measure(run, tensors, raw, out / f"sdnn_th{th}_T{t}{tag}.net", th, t, train,
+                        seed)
+            rows[(th, t, train)].append(r)
             print(line(seed, r), flush=True)
         if args.lava_clips > 0:
-            check = lava_check(rows[(args.steps_threshold, 1)][-1], raw, args.lava_clips)
+            check = lava_check(rows[(args.steps_threshold, 1, None)][-1], raw,
+                               args.lava_clips)
             lava.append({"seed": seed, **check})
             print(f"seed {seed} Lava: {check['equal_readouts']}/{check['clips']} readouts equal "
                   f"to sim.fast ({check['lava_s']} s in Lava, {check['fast_s']} s fast)",
                   flush=True)
     summaries = [summarise(v) for v in rows.values()]
-    print("\nthreshold  T   bit-exact (%)    CNN float (%)   Loihi 2 dynamic (uJ) [band]      "
-          "total (uJ) [band]           latency (ms)  spikes   CNN twin (uJ)")
+    print("\ntraining             threshold  T   bit-exact (%)    CNN float (%)   "
+          "Loihi 2 dynamic (uJ) [band]      total (uJ) [band]           latency (ms)  "
+          "spikes   CNN twin (uJ)")
     for s in summaries:
-        print(f"{s['threshold']:<9}  {s['steps']:<2}  {s['bitexact'][0]:6.2f} +- "
+        print(f"{s['train']:<19}  {s['threshold']:<9}  {s['steps']:<2}  "
+              f"{s['bitexact'][0]:6.2f} +- "
               f"{s['bitexact'][1]:4.2f}   {s['cnn_float'][0]:6.2f} +- {s['cnn_float'][1]:4.2f}   "
               f"{s['dynamic_uj'][0]:6.2f} +- {s['dynamic_uj'][1]:4.2f} "
               f"[{s['dynamic_band_uj'][0]:.1f}-{s['dynamic_band_uj'][1]:.1f}]   "

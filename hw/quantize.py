@@ -133,7 +133,7 @@ def layered_network(cfg, ws: list[np.ndarray], input_neuron, neurons: list, read
         layers.append(Conv(shape, out, weight, (spec.stride,) * 2, (spec.padding,) * 2,
                            neuron=neurons[k]))
         shape = out
-    if cfg.convs:
+    if len(shape) == 3:  # after the convs, or a dense network on the (W, H, C) input
         layers.append(Flatten(shape))
         shape = layers[-1].shape
     for j in range(len(cfg.dense)):

@@ -26,6 +26,8 @@ CONVERT_TARGETS = ("lif", "sdnn")
 # scnn.sdnn: lambda_k percentile; vth_k as a fraction of lambda_k (0: every change sent)
 SDNN_PERCENTILE = 99.99
 SDNN_THRESHOLD = 0.05
+# scnn.sdnn_qat: peak learning rate of the integer-unit weights (up to 127 or 254)
+SDNN_RETRAIN_LR = 0.05
 # scnn.runner.STAGES, in order
 STAGE_NAMES = ("data", "features", "train", "qat", "export", "simulate", "lava", "profile",
                "report")

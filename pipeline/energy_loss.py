@@ -59,10 +59,13 @@ def check_energy_options(cfg: SCNNConfig, weight: float, chip: str) -> None:
 
 
 class EnergyPenalty:
-    """Modelled dynamic energy (uJ per clip, batch mean) of recorded spikes on a chip."""
+    """Modelled dynamic energy (uJ per clip, batch mean) of recorded spikes on a chip.
 
-    def __init__(self, cfg: SCNNConfig, chip: str = "loihi2") -> None:
-        if cfg.neuron != "lif":
+    ``graded``: the spikes are a sigma-delta network's sent payloads (a CNN twin's
+    geometry, ``scnn.sdnn_qat``), each costed as one binary spike is."""
+
+    def __init__(self, cfg: SCNNConfig, chip: str = "loihi2", graded: bool = False) -> None:
+        if cfg.neuron != "lif" and not graded:
             raise ScnnError(f"model {cfg.name}: an energy penalty needs spikes; {cfg.name} is a "
                             f"CNN twin (convert it to an SNN, then retrain with the penalty)")
         if chip not in ENERGY_CHIPS:

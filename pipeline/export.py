@@ -143,9 +143,16 @@ def drive_kind(card: dict) -> str:
     return kind
 
 
+READOUT_STATES = ("v", "sigma")
+
+
 def readout_state(card: dict) -> str:
     """The readout layer's state the prediction is the argmax of (``v``; ``sigma`` for SDNN)."""
-    return card["readout"].get("state", "v")
+    state = card["readout"].get("state", "v")
+    if state not in READOUT_STATES:
+        raise ScnnError(f"model card readout state {state!r}: expected one of "
+                        f"{', '.join(READOUT_STATES)}")
+    return state
 
 
 def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:

@@ -69,6 +69,19 @@ def _predict_shard(idx: np.ndarray, net, card: dict, feats: torch.Tensor,
     return predict_netx(net, card, feats[idx], backend)[0]
 
 
+def check_classes(data_classes: list[str], card_classes: list[str], net_path: Path) -> None:
+    """A dataset can score a network only if its classes are the network's, in order."""
+    if list(data_classes) != list(card_classes):
+        raise ScnnError(f"the dataset's classes {_names(data_classes)} are not {net_path}'s "
+                        f"{_names(card_classes)} (its card's order): labels would be scored "
+                        "against the wrong outputs")
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(map(str, names[:12]))
+    return f"[{shown}{', ...' if len(names) > 12 else ''}] ({len(names)})"
+
+
 def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
                   limit: int | None = None, split: str = "test", progress: bool = True,
                   workers: int = 1, address: str | None = None) -> dict:
@@ -81,7 +94,8 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
     card = load_card(net_path)
     net = read_netx(net_path)
     fcfg = FeatureConfig.from_dict(card["features"])
-    raw, _ = load_features(data, fcfg, splits=(split,), progress=progress)
+    raw, classes = load_features(data, fcfg, splits=(split,), progress=progress)
+    check_classes(classes, card["classes"], net_path)
     if split not in raw:
         raise ScnnError(f"split {split!r} is empty in this dataset")
     x, y = raw[split]

@@ -56,19 +56,19 @@ def chip_names(chip: str) -> tuple[str, ...]:
 
 
 def chip_refusal(net: Network, chip: str) -> str | None:
-    """Why ``chip`` cannot run ``net`` (a neuron kind it lacks), or None."""
+    """Why ``chip`` cannot run ``net`` (a neuron kind it lacks, graded input), or None."""
     kinds = CHIPS[chip].neuron_kinds
     if kinds is None:
         return None
-    if net.graded_input:
-        return (f"{chip} cannot take graded input spikes (integers into layer 0): its spikes "
-                "are binary; profile on loihi2")
     for i, layer in enumerate(net.layers):
         kind = type(layer.neuron).__name__ if layer.neuron is not None else None
         if kind is not None and kind not in kinds:
             return (f"{chip} cannot run layer {i} ({layer.kind}, {kind} neurons"
-                    f"{', graded spikes' if layer.neuron.graded else ''}): its neurons are "
-                    f"{' and '.join(kinds)} with binary spikes; profile on loihi2")
+                    f"{', graded spikes' if layer.neuron.graded else ''}): its neuron models "
+                    f"are {' and '.join(kinds)}, its spikes binary; profile on loihi2")
+    if net.graded_input:
+        return (f"{chip} cannot take graded input (integer payloads into layer 0 or its "
+                "synapse): its spikes are binary; profile on loihi2")
     return None
 
 
@@ -130,6 +130,9 @@ def chip_profile(net: Network, act: Activity, chip: str, max_chips: int = 1,
     """One chip's JSON-ready profile of ``act`` (per-inference means); ``spikes_in``: the
     input layer receives external spikes (its cores need input axons)."""
     spec = CHIPS[chip]
+    refusal = chip_refusal(net, chip)
+    if refusal:
+        raise ScnnError(refusal)
     mapping = map_network(net, spec, synapses=act.synapse_mode, max_chips=max_chips,
                           spikes_in=spikes_in)
     table = cost_table(chip)

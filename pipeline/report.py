@@ -239,6 +239,10 @@ def _html(card: dict, metrics: dict, fast: dict | None, lava: dict | None,
                      "prediction in Lava's fixed_pt models as in the fast simulator.</p>")
     arch = " - ".join([f"{c['channels']}C{c['kernel']}s{c['stride']}" for c in m["convs"]]
                       + [str(d) for d in m["dense"]] + [str(m["n_classes"])])
+    sdnn = card.get("quantization", {}).get("kind") == "sdnn"
+    neurons = (f"sigma-delta ReLU with graded spikes, send threshold "
+               f"{card['conversion']['threshold']} of each layer's scale" if sdnn else
+               f"LIF beta {m['beta']}, threshold {m['threshold']}")
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>scnn report: {html.escape(m['name'])}</title>
 <style>
@@ -251,7 +255,7 @@ th {{ background: #eef; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{html.escape(m['name'])}: SCNN on Loihi fixed point</h1>
 <p>Architecture {html.escape(arch)} (input {m['polarity']} x {m['input_shape'][1]} x
-{m['input_shape'][2]}, LIF beta {m['beta']}, threshold {m['threshold']}), T = {card['steps']}
+{m['input_shape'][2]}, {neurons}), T = {card['steps']}
 steps per clip, {card['run_steps']} chip steps including one step of synaptic delay per layer.
 Front end: {html.escape(card['features']['kind'])}, {card['features']['sample_rate']} Hz.</p>
 <h2>Accuracy on the test split</h2>

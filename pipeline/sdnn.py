@@ -21,9 +21,11 @@ the training split (percentile ``p`` of the non-zero activations ``lambda_k``):
 * resolution: ``lambda_(k+1) / u_(k+1) <= act_levels`` (default 256 units);
 * weights: ``r_k <= 254 / max|W_k|`` (8 bits: integers in [-127, 127] where the layer's
   largest fits, else even integers in [-256, 254]);
-* payloads: ``max a_(k+1) / u_(k+1) < 2**15 / 64`` (netx's 16-bit messages);
-* conv sums: Lava's Conv wraps its output to 24 bits, so the largest pre-activation
-  (negative ones too) stays below ``2**23 / 4096`` units, with a factor 2 of margin;
+* payloads: ``max a_k / u_k <= 2**15 / 64 / 1.5`` (netx's 16-bit messages, a margin
+  of 1.5 for louder clips), the input layer's included;
+* sums: Lava's Conv wraps its output to 24 bits, so the largest pre-activation
+  (negative ones too) stays below ``2**23 / 4096`` units, a dense layer's below
+  ``2**31 / 4096``, with a factor 2 of margin;
 * readout: the largest logit in sigma's units stays below ``2**30`` (int32 state).
 
 The input: ``x_int = clamp(round(relu(gain * xs + offset) / u_0), 0, input_max)``,
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +54,16 @@ from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
 from scnn.hw.quantize import WEIGHT_MAX, layered_network, quantize_weights
 from scnn.models.scnn import SCNN
+from scnn.sim.atomic import atomic_output, check_output
 from scnn.train import LoadedRun
 
 ACT_LEVELS = 256  # units spanned by a layer's activation scale lambda_k
 PAYLOAD_UNITS = ((1 << (fx.SDN_MESSAGE_BITS_DEFAULT - 1)) - 1) >> fx.SDN_STATE_EXP  # 511
 SIGMA_FRAC = 1 << (fx.SDN_SPIKE_EXP_DEFAULT + fx.SDN_STATE_EXP)  # 4096 per unit in sigma/act
+# limits on the training split, each with a margin for clips louder than any there
+PAYLOAD_BUDGET = PAYLOAD_UNITS / 1.5  # 341 units: 16-bit payloads, margin 1.5
 CONV_UNITS = (1 << (fx.CONV_BITS - 1)) / SIGMA_FRAC / 2  # 1024: 24-bit conv sums, margin 2
+DENSE_UNITS = (1 << 31) / SIGMA_FRAC / 2  # int32 dense sums, margin 2
 READOUT_LIMIT = 1 << 30  # largest readout sigma (int32 state, margin 2)
 
 
@@ -100,10 +107,12 @@ class SDNNPlan:
     weight_scales: tuple[float, ...]  # r_k per synapse layer, readout last
     vth: tuple[int, ...]              # SigmaDelta thresholds of layers 1..L-1 (units)
     input_max: int                    # largest graded input integer
+    act_scales: tuple[float, ...] = ()  # lambda_k / u_k: each layer's activation scale in units
 
     def to_dict(self) -> dict:
         return {"units": list(self.units), "weight_scales": list(self.weight_scales),
-                "vth": list(self.vth), "input_max": self.input_max}
+                "vth": list(self.vth), "input_max": self.input_max,
+                "act_scales": list(self.act_scales)}
 
 
 def plan_units(cnn: SCNN, stats: list[LayerStats], logit_max: float, threshold: float,
@@ -117,7 +126,7 @@ def plan_units(cnn: SCNN, stats: list[LayerStats], logit_max: float, threshold: 
         raise ScnnError(f"SDNN threshold must be a fraction in [0, 1) of a layer's "
                         f"activation scale, got {threshold}")
     n_conv = len(cnn.cfg.convs)
-    units = [stats[0].scale / act_levels]
+    units = [max(stats[0].scale / act_levels, stats[0].act_max / PAYLOAD_BUDGET)]
     scales = []
     for k, syn in enumerate(cnn.synapses):
         nxt = stats[k + 1]
@@ -126,18 +135,21 @@ def plan_units(cnn: SCNN, stats: list[LayerStats], logit_max: float, threshold: 
             raise ScnnError(f"synapse layer {k} has only zero weights")
         u = max(nxt.scale / act_levels,                     # resolution
                 64 * units[k] * w_max / WEIGHT_MAX,          # weights on the grid
-                nxt.act_max / (PAYLOAD_UNITS - 1))           # 16-bit payloads
-        if k < n_conv:
-            u = max(u, nxt.pre_max / CONV_UNITS)             # 24-bit conv sums
+                nxt.act_max / PAYLOAD_BUDGET,                # 16-bit payloads
+                nxt.pre_max / (CONV_UNITS if k < n_conv else DENSE_UNITS))  # 24/32-bit sums
         scales.append(64 * units[k] / u)
         units.append(u)
     w_max = float(cnn.readout.weight.detach().abs().max())
+    if w_max == 0 or logit_max == 0:
+        raise ScnnError("the readout has only zero weights or outputs on the training split: "
+                        "nothing to convert")
     # sigma = r * 64 / u_last * logit: below READOUT_LIMIT for the largest training logit
     scales.append(min(WEIGHT_MAX / w_max, READOUT_LIMIT * units[-1] / (64 * logit_max)))
     vth = tuple(int(round(threshold * s.scale / u)) for s, u in zip(stats[1:], units[1:],
                                                                          strict=True))
     input_max = min(PAYLOAD_UNITS, int(math.ceil(stats[0].act_max / units[0])))
-    return SDNNPlan(tuple(units), tuple(scales), vth, input_max)
+    act_scales = tuple(s.scale / u for s, u in zip(stats, units, strict=True))
+    return SDNNPlan(tuple(units), tuple(scales), vth, input_max, act_scales)
 
 
 def sdnn_weights(w: torch.Tensor) -> torch.Tensor:
@@ -149,8 +161,16 @@ def sdnn_weights(w: torch.Tensor) -> torch.Tensor:
     return quantize_weights(w)
 
 
-def sdnn_network(cnn: SCNN, plan: SDNNPlan):
-    """The sim.Network of the converted SDNN (graded input into a Delta encoder)."""
+def plan_weights(cnn: SCNN, plan: SDNNPlan) -> list[np.ndarray]:
+    """The CNN's weights in the plan's integer units on their 8-bit grids (readout last)."""
+    weights = [*(syn.weight for syn in cnn.synapses), cnn.readout.weight]
+    return [sdnn_weights(w.detach().double() * r).numpy().astype(np.int64)
+            for w, r in zip(weights, plan.weight_scales, strict=True)]
+
+
+def sdnn_network(cnn: SCNN, plan: SDNNPlan, ws: list[np.ndarray] | None = None):
+    """The sim.Network of the converted SDNN (graded input into a Delta encoder); ``ws``:
+    integer weights to use instead of the plan's (a fine-tuned SDNN's)."""
     from scnn.sim.network import Delta, Dense, Sigma, SigmaDelta
     from scnn.sim.netx import netx_dense_weights
 
@@ -159,9 +179,7 @@ def sdnn_network(cnn: SCNN, plan: SDNNPlan):
         return Dense(in_shape, out_shape, wf, weight_exp=exp, num_weight_bits=bits,
                      neuron=neuron)
 
-    weights = [*(syn.weight for syn in cnn.synapses), cnn.readout.weight]
-    ws = [sdnn_weights(w.detach().double() * r).numpy().astype(np.int64)
-          for w, r in zip(weights, plan.weight_scales, strict=True)]
+    ws = plan_weights(cnn, plan) if ws is None else ws
     for k, w in enumerate(ws):
         if not w.any():
             raise ScnnError(f"synapse layer {k}: every weight rounds to zero at scale "
@@ -174,7 +192,7 @@ def sdnn_card(run: LoadedRun, plan: SDNNPlan, net, net_name: str, steps: int,
               conversion: dict) -> dict:
     cfg = run.model.cfg
     base = cfg.name[4:] if cfg.name.startswith("cnn_") else cfg.name
-    n_syn = len(net.layers) - 1 - (1 if cfg.convs else 0)
+    n_syn = sum(layer.neuron is not None for layer in net.layers) - 1  # one step each
     u0 = plan.units[0]
     gain = run.model.in_gain.detach().double()[0, :, :, 0] / u0
     offset = run.model.in_offset.detach().double()[0, :, :, 0] / u0
@@ -215,50 +233,91 @@ def sdnn_card(run: LoadedRun, plan: SDNNPlan, net, net_name: str, steps: int,
 
 def convert_sdnn(run: LoadedRun, x_train: torch.Tensor, out: Path,
                  percentile: float = SDNN_PERCENTILE, threshold: float = SDNN_THRESHOLD,
-                 steps: int = 1,
-                 act_levels: int = ACT_LEVELS) -> tuple[object, dict]:
+                 steps: int = 1, act_levels: int = ACT_LEVELS,
+                 train: Callable | None = None, write: bool = True) -> tuple[object, dict]:
     """Write OUT.net (NetX, SDNN) and OUT.json (model card) for a CNN twin run; returns
-    (network, card). ``x_train``: normalised training features (the statistics)."""
+    (network, card). ``x_train``: normalised training features (the statistics);
+    ``train(plan, weights) -> (weights, figures)`` trains the integer weights before
+    they are written (``scnn.sdnn_qat``; its figures go into the card); ``write=False``
+    leaves the writing to the caller."""
+
     from scnn.sim.netx import write_netx
 
     cnn = run.model
-    if cnn.cfg.neuron != "relu":
-        raise ScnnError(f"{cnn.cfg.name} is an SNN; SDNN conversion starts from a CNN twin "
+    out = check_sdnn_options(cnn.cfg, out, percentile, threshold, steps)
+    stats, logit_max = layer_stats(cnn, x_train, percentile)
+    plan = plan_units(cnn, stats, logit_max, threshold, act_levels)
+    ws = plan_weights(cnn, plan)
+    conversion = {"source_run": str(run.path), "to": "sdnn", "percentile": percentile,
+                  "threshold": threshold, "act_levels": act_levels,
+                  "layer_scales": [s.scale for s in stats]}
+    if train is not None:
+        ws, conversion["finetune"] = train(plan, ws)
+    net = sdnn_network(cnn, plan, ws)
+    card = sdnn_card(run, plan, net, out.name, steps, conversion)
+    if write:
+        write_netx(net, out)
+        write_card(out, card)
+    return net, card
+
+
+def write_card(net_path: Path, card: dict) -> None:
+    """NET.json beside NET.net, atomically."""
+    with atomic_output(card_path(net_path)) as tmp:
+        tmp.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def check_sdnn_options(cfg, out: Path, percentile: float, threshold: float,
+                       steps: int) -> Path:
+    """Everything a conversion can refuse, before any work: the source model, the
+    numbers, and both output files (NET.net and its card NET.json)."""
+    if cfg.neuron != "relu":
+        raise ScnnError(f"{cfg.name} is an SNN; SDNN conversion starts from a CNN twin "
                         "(train one with --model cnn_<name>)")
-    if cnn.cfg.drive != "direct":
-        raise ScnnError(f"{cnn.cfg.name}: only the direct drive converts, not {cnn.cfg.drive!r}")
-    if not 0 < percentile <= 100:
-        raise ScnnError(f"percentile must be in (0, 100], got {percentile}")
+    if cfg.drive != "direct":
+        raise ScnnError(f"{cfg.name}: only the direct drive converts, not {cfg.drive!r}")
+    if not (math.isfinite(percentile) and 0 < percentile <= 100):
+        raise ScnnError(f"percentile (--percentile) must be in (0, 100], got {percentile}")
+    if not (math.isfinite(threshold) and 0 <= threshold < 1):
+        raise ScnnError(f"SDNN threshold (--sdnn-threshold) must be a fraction in [0, 1) of "
+                        f"a layer's activation scale, got {threshold}")
     if not 1 <= steps <= 1024:
         raise ScnnError(f"steps must be in 1..1024, got {steps}")
     out = Path(out)
     if out.suffix != ".net":
-        raise ScnnError(f"{out}: a NetX file name must end in .net")
-    stats, logit_max = layer_stats(cnn, x_train, percentile)
-    plan = plan_units(cnn, stats, logit_max, threshold, act_levels)
-    net = sdnn_network(cnn, plan)
-    conversion = {"source_run": str(run.path), "to": "sdnn", "percentile": percentile,
-                  "threshold": threshold, "act_levels": act_levels,
-                  "layer_scales": [s.scale for s in stats]}
-    card = sdnn_card(run, plan, net, out.name, steps, conversion)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_netx(net, out)
-    card_path(out).write_text(json.dumps(card, indent=2) + "\n")
-    return net, card
+        raise ScnnError(f"--out {out}: with --to sdnn the output is a NetX file ending in .net")
+    check_output(out)
+    check_output(card_path(out))
+    return out
 
 
 def convert_sdnn_run(run: LoadedRun, tensors: dict, raw_test: tuple | None, out: Path,
                      percentile: float = SDNN_PERCENTILE, threshold: float = SDNN_THRESHOLD,
                      steps: int = 1, act_levels: int = ACT_LEVELS,
-                     progress: bool = False) -> dict:
+                     retrain=None, progress: bool = False) -> dict:
     """:func:`convert_sdnn`, then the bit-exact test accuracy (``sim.fast`` on every clip of
     ``raw_test`` = (raw features, labels), driven as the card says) beside the CNN's
-    float accuracy, both recorded in the card; returns the card."""
+    float accuracy, both recorded in the card; returns the card. ``retrain``: a
+    TrainConfig with epochs > 0 trains the SDNN's integer weights first (Loihi-exact,
+    :mod:`scnn.sdnn_qat`); its curve is written beside OUT as OUT_curve.csv/png."""
     from scnn.hweval import predict_netx
-    from scnn.train import accuracy, accuracy_report
+    from scnn.sim.netx import write_netx
+    from scnn.train import accuracy, accuracy_report, save_curve
+
+    train = None
+    if retrain is not None and retrain.epochs > 0:
+        def train(plan, ws):
+            from scnn.sdnn_qat import finetune_sdnn
+
+            trained, figures, rows = finetune_sdnn(run.model, plan, ws, tensors, retrain,
+                                                   progress)
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            save_curve(rows, Path(out).parent, f"{Path(out).stem}: Loihi-exact SDNN training",
+                       f"{Path(out).stem}_curve")
+            return trained, figures
 
     net, card = convert_sdnn(run, tensors["train"][0], out, percentile, threshold, steps,
-                             act_levels)
+                             act_levels, train, write=False)
     if "test" in tensors:
         card["accuracy"]["cnn_float"] = {"accuracy": accuracy(run.model, tensors["test"]),
                                          "n": len(tensors["test"][1])}
@@ -270,5 +329,6 @@ def convert_sdnn_run(run: LoadedRun, tensors: dict, raw_test: tuple | None, out:
             "accuracy": rep["accuracy"], "n": rep["n"], "split": "test", "backend": "fast",
             "how": "scnn convert --to sdnn: every clip of the split driven as the chip would "
                    "be, readout rule applied"}
-        card_path(out).write_text(json.dumps(card, indent=2) + "\n")
+    write_netx(net, out)  # only now: an interrupted conversion leaves no network behind
+    write_card(out, card)
     return card

@@ -162,7 +162,8 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
 
     if tcfg.epochs < 1:
         raise ScnnError(f"epochs (--epochs) must be >= 1 to train, got {tcfg.epochs}")
-    penalty = EnergyPenalty(model.cfg, tcfg.energy_chip) if tcfg.energy_weight > 0 else None
+    penalty = (EnergyPenalty(model.cfg, tcfg.energy_chip, getattr(model, "graded", False))
+               if tcfg.energy_weight > 0 else None)
     gen = torch.Generator().manual_seed(tcfg.seed)
     x, y = train
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -191,6 +192,8 @@ def fit(model: SCNN, tcfg: TrainConfig, train: tuple[torch.Tensor, torch.Tensor]
                 loss = loss_fn(logits, yb) + gate.factor(sched.last_epoch) * e_spk
                 energy += float(e_spk) * len(idx)
                 gate.update(float((logits.argmax(1) == yb).double().mean()))
+            if hasattr(model, "aux_loss"):  # a model's own constraint (scnn.sdnn_qat)
+                loss = loss + model.aux_loss()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -10,7 +10,9 @@ Output JSON: for ``--chip loihi1`` or ``--chip loihi2`` one profile object (keys
 ``neurobench`` {``effective_acs``, ``effective_macs``, ``dense_synops``,
 ``activation_sparsity``, ``connection_sparsity``, ``footprint_bytes``},
 ``conventional_uj``, ``mapping``, ``sources``); for ``--chip all`` a list of such
-objects, one per chip, in the order loihi1, loihi2.  Figures are means per inference.
+objects, one per chip that can run the network, in the order loihi1, loihi2 (Loihi 1
+runs LIF and integrators with binary spikes only: a chip left out is named on stdout).
+Figures are means per inference.
 """
 
 from __future__ import annotations
