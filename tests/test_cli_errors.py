@@ -115,3 +115,24 @@ def test_output_paths_are_checked(lava_gts: Path, tmp_path: Path, out: str, need
     line = res.stderr.strip()
     assert len(line.splitlines()) == 1 and line.startswith("error: ") and needle in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+NET = Path(__file__).resolve().parents[1] / "netx_exports" / "fsdd_scnn.net"
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["eval", str(NET), "--workers", "0"], ("'--workers'", "greater than or equal to 1")),
+    (["profile", str(NET), "--json", "p.json", "--workers", "-1"], ("'--workers'",)),
+    (["eval", str(NET), "--limit", "-5"], ("'--limit'", "greater than or equal to 1")),
+    (["profile", str(NET), "--json", "p.json", "--limit", "0"], ("'--limit'",)),
+    (["eval", str(NET), "--json", "f.txt/e.json"], ("f.txt", "is a file, not a folder")),
+    (["eval", str(NET), "--json", "."], ("is a folder; give a file name",)),
+    (["run", "--out", "r", "--lava-clips", "-1"], ("'--lava-clips'", "greater than or")),
+])
+def test_counts_and_report_paths_checked_before_the_work(tmp_path: Path, args: list[str],
+                                                         needles: tuple[str, ...]) -> None:
+    from badinput import assert_bad_input, run_scnn
+
+    (tmp_path / "f.txt").write_text("a file where a folder should be")
+    res = run_scnn(args, tmp_path, timeout=120)
+    assert_bad_input(res, needles, tmp_path, keep=("f.txt",))

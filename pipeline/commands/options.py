@@ -6,7 +6,7 @@ import typer
 
 from scnn.defaults import ENERGY_CHIPS, ENERGY_WARMUP
 
-WORKERS_OPTION = typer.Option(1, "--workers", help="Ray tasks over shards of the clips "
+WORKERS_OPTION = typer.Option(1, "--workers", min=1, help="Ray tasks over shards of the clips "
                               "(1: one process, no Ray); results are identical.")
 ADDRESS_OPTION = typer.Option(None, "--address", help="An existing Ray cluster (ray://HOST:"
                               "10001, or auto on a cluster node); default: a local Ray.")

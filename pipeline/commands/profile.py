@@ -60,7 +60,8 @@ def profile(
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
                               "the downloaded FSDD)."),
     chip: str = typer.Option("loihi2", "--chip", help="loihi1, loihi2 or all."),
-    limit: int = typer.Option(None, "--limit", help="Clips, spread evenly over the split."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Clips, spread evenly over the "
+                              "split."),
     out: Path = typer.Option(..., "--json", help="Write the profile JSON here."),
     split: str = typer.Option("test", "--split", help="Dataset split to drive."),
     batch: int = typer.Option(16, "--batch", help="Clips per simulation batch."),

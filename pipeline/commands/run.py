@@ -27,7 +27,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         net: Path = typer.Option(None, "--net", help="Start from an exported NET.net (with its "
                                  "model card) instead of training, e.g. "
                                  "netx_exports/fsdd_scnn.net."),
-        lava_clips: int = typer.Option(20, help="Test clips cross-checked in Lava (0: skip; "
+        lava_clips: int = typer.Option(20, min=0, help="Test clips cross-checked in Lava (0: skip; "
                                        "Lava needs seconds per clip)."),
         front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
         skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable audio files "

@@ -18,6 +18,7 @@ from scnn.commands.options import (
 )
 from scnn.defaults import MODEL_NAMES, QAT_EPOCHS, QAT_LR
 from scnn.hw.errors import ScnnError
+from scnn.sim.atomic import check_output
 
 if TYPE_CHECKING:  # the training stack (torch) is imported by the commands that run it
     from scnn.train import TrainConfig
@@ -119,8 +120,8 @@ def evaluate(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
     backend: str = typer.Option("fast", help="For .net files: fast (bit-exact simulator) or "
                                 "lava (Lava fixed_pt on CPU, slow)."),
-    limit: int = typer.Option(None, help="For .net files: evaluate this many clips, spread "
-                              "evenly over the split."),
+    limit: int = typer.Option(None, min=1, help="For .net files: evaluate this many clips, "
+                              "spread evenly over the split."),
     workers: int = WORKERS_OPTION,
     address: str = ADDRESS_OPTION,
 ) -> None:
@@ -130,6 +131,8 @@ def evaluate(
     would be and evaluated in bit-exact simulation (the model card beside it gives the
     front end, drive, steps and readout rule).
     """
+    if json_out is not None:
+        check_output(json_out)  # before the work starts
     if target.suffix == ".net":
         _evaluate_netx(target, data, split, json_out, backend, limit, workers, address)
         return
@@ -153,7 +156,7 @@ def evaluate(
         typer.echo(f"  class {cls:>8}: {100 * acc:6.2f} %")
     typer.echo(f"confusion matrix: {png}")
     if json_out:
-        json_out.write_text(json.dumps(rep, indent=2) + "\n")
+        _write_report(json_out, rep)
 
 
 def _evaluate_netx(net: Path, data: Path | None, split: str, json_out: Path | None,
@@ -170,7 +173,14 @@ def _evaluate_netx(net: Path, data: Path | None, split: str, json_out: Path | No
     for cls, acc in zip(load_card(net)["classes"], rep["per_class"], strict=True):
         typer.echo(f"  class {cls:>8}: {100 * acc:6.2f} %")
     if json_out:
-        json_out.write_text(json.dumps(rep, indent=2) + "\n")
+        _write_report(json_out, rep)
+
+
+def _write_report(path: Path, rep: dict) -> None:
+    from scnn.sim.atomic import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(rep, indent=2) + "\n")
 
 
 def register(app: typer.Typer) -> None:
