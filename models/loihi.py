@@ -77,6 +77,13 @@ def drive_mantissa(x: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor, po
     return ste(b, torch.round(b.detach()).clamp(-drive_max, drive_max))
 
 
+def graded_mantissa(x: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor,
+                    polarity: int, input_max: int) -> torch.Tensor:
+    """An SDNN input layer's graded integers: :func:`drive_mantissa` clamped at 0 (the
+    ReLU of the CNN twin's input layer), in [0, input_max]."""
+    return drive_mantissa(x, gain, offset, polarity, input_max).clamp_min(0)
+
+
 @dataclass(frozen=True)
 class LayerQuant:
     """Fixed-point parameters of one neuron layer (see hw.quantize)."""

@@ -19,7 +19,7 @@ import torch
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hw.errors import ScnnError
 from scnn.hw.quantize import to_network
-from scnn.models.loihi import LoihiSCNN, drive_mantissa
+from scnn.models.loihi import LoihiSCNN, drive_mantissa, graded_mantissa
 from scnn.qat import load_loihi
 from scnn.sim.network import Network
 from scnn.sim.netx import write_netx
@@ -165,9 +165,8 @@ def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:
     d = card["drive"]
     gain = torch.tensor(d["gain"], dtype=torch.float64)[None, :, :, None]
     offset = torch.tensor(d["offset"], dtype=torch.float64)[None, :, :, None]
-    b = drive_mantissa(norm(feats), gain, offset, d["polarity"], d["max"])
-    if drive_kind(card) == "graded":
-        b = b.clamp_min(0)
+    rule = graded_mantissa if drive_kind(card) == "graded" else drive_mantissa
+    b = rule(norm(feats), gain, offset, d["polarity"], d["max"])
     return torch_to_lava_map(b.numpy()).astype(np.int64)
 
 

@@ -60,6 +60,7 @@ from scnn.train import LoadedRun
 ACT_LEVELS = 256  # units spanned by a layer's activation scale lambda_k
 PAYLOAD_UNITS = ((1 << (fx.SDN_MESSAGE_BITS_DEFAULT - 1)) - 1) >> fx.SDN_STATE_EXP  # 511
 SIGMA_FRAC = 1 << (fx.SDN_SPIKE_EXP_DEFAULT + fx.SDN_STATE_EXP)  # 4096 per unit in sigma/act
+PAYLOAD_SHIFT = 1 << fx.SDN_STATE_EXP  # 64 per unit in a payload: payload = act >> 6
 # limits on the training split, each with a margin for clips louder than any there
 PAYLOAD_BUDGET = PAYLOAD_UNITS / 1.5  # 341 units: 16-bit payloads, margin 1.5
 CONV_UNITS = (1 << (fx.CONV_BITS - 1)) / SIGMA_FRAC / 2  # 1024: 24-bit conv sums, margin 2
@@ -122,9 +123,7 @@ def plan_units(cnn: SCNN, stats: list[LayerStats], logit_max: float, threshold: 
     if not 1 <= act_levels <= PAYLOAD_UNITS:
         raise ScnnError(f"act_levels must be in 1..{PAYLOAD_UNITS} (16-bit payloads with 6 "
                         f"fraction bits), got {act_levels}")
-    if not (math.isfinite(threshold) and 0 <= threshold < 1):
-        raise ScnnError(f"SDNN threshold must be a fraction in [0, 1) of a layer's "
-                        f"activation scale, got {threshold}")
+    check_threshold(threshold)
     n_conv = len(cnn.cfg.convs)
     units = [max(stats[0].scale / act_levels, stats[0].act_max / PAYLOAD_BUDGET)]
     scales = []
@@ -134,17 +133,18 @@ def plan_units(cnn: SCNN, stats: list[LayerStats], logit_max: float, threshold: 
         if w_max == 0:
             raise ScnnError(f"synapse layer {k} has only zero weights")
         u = max(nxt.scale / act_levels,                     # resolution
-                64 * units[k] * w_max / WEIGHT_MAX,          # weights on the grid
+                PAYLOAD_SHIFT * units[k] * w_max / WEIGHT_MAX,  # weights on the grid
                 nxt.act_max / PAYLOAD_BUDGET,                # 16-bit payloads
                 nxt.pre_max / (CONV_UNITS if k < n_conv else DENSE_UNITS))  # 24/32-bit sums
-        scales.append(64 * units[k] / u)
+        scales.append(PAYLOAD_SHIFT * units[k] / u)
         units.append(u)
     w_max = float(cnn.readout.weight.detach().abs().max())
     if w_max == 0 or logit_max == 0:
         raise ScnnError("the readout has only zero weights or outputs on the training split: "
                         "nothing to convert")
     # sigma = r * 64 / u_last * logit: below READOUT_LIMIT for the largest training logit
-    scales.append(min(WEIGHT_MAX / w_max, READOUT_LIMIT * units[-1] / (64 * logit_max)))
+    scales.append(min(WEIGHT_MAX / w_max,
+                      READOUT_LIMIT * units[-1] / (PAYLOAD_SHIFT * logit_max)))
     vth = tuple(int(round(threshold * s.scale / u)) for s, u in zip(stats[1:], units[1:],
                                                                          strict=True))
     input_max = min(PAYLOAD_UNITS, int(math.ceil(stats[0].act_max / units[0])))
@@ -152,13 +152,19 @@ def plan_units(cnn: SCNN, stats: list[LayerStats], logit_max: float, threshold: 
     return SDNNPlan(tuple(units), tuple(scales), vth, input_max, act_scales)
 
 
+def on_grid(w: torch.Tensor, even: bool) -> torch.Tensor:
+    """Unit-scaled weights on an 8-bit grid: the even integers in [-256, 254] (``even``),
+    else every integer in [-127, 127]."""
+    if even:
+        return quantize_weights(w)
+    return torch.clamp(torch.round(w), -(WEIGHT_MAX // 2), WEIGHT_MAX // 2)
+
+
 def sdnn_weights(w: torch.Tensor) -> torch.Tensor:
     """Unit-scaled weights -> 8-bit integers: every integer in [-127, 127] where the layer's
     largest fits (twice the resolution of the even grid), else the even grid in [-256, 254]
     (Lava's Dense shifts odd weights of mixed-sign layers below 128 by its weight_exp)."""
-    if float(w.abs().max()) <= WEIGHT_MAX // 2 + 0.5:
-        return torch.clamp(torch.round(w), -(WEIGHT_MAX // 2), WEIGHT_MAX // 2)
-    return quantize_weights(w)
+    return on_grid(w, float(w.abs().max()) > WEIGHT_MAX // 2 + 0.5)
 
 
 def plan_weights(cnn: SCNN, plan: SDNNPlan) -> list[np.ndarray]:
@@ -240,7 +246,6 @@ def convert_sdnn(run: LoadedRun, x_train: torch.Tensor, out: Path,
     ``train(plan, weights) -> (weights, figures)`` trains the integer weights before
     they are written (``scnn.sdnn_qat``; its figures go into the card); ``write=False``
     leaves the writing to the caller."""
-
     from scnn.sim.netx import write_netx
 
     cnn = run.model
@@ -267,6 +272,12 @@ def write_card(net_path: Path, card: dict) -> None:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
 
 
+def check_threshold(threshold: float) -> None:
+    if not (math.isfinite(threshold) and 0 <= threshold < 1):
+        raise ScnnError(f"SDNN threshold must be a fraction in [0, 1) of a layer's "
+                        f"activation scale (--sdnn-threshold), got {threshold}")
+
+
 def check_sdnn_options(cfg, out: Path, percentile: float, threshold: float,
                        steps: int) -> Path:
     """Everything a conversion can refuse, before any work: the source model, the
@@ -278,9 +289,7 @@ def check_sdnn_options(cfg, out: Path, percentile: float, threshold: float,
         raise ScnnError(f"{cfg.name}: only the direct drive converts, not {cfg.drive!r}")
     if not (math.isfinite(percentile) and 0 < percentile <= 100):
         raise ScnnError(f"percentile (--percentile) must be in (0, 100], got {percentile}")
-    if not (math.isfinite(threshold) and 0 <= threshold < 1):
-        raise ScnnError(f"SDNN threshold (--sdnn-threshold) must be a fraction in [0, 1) of "
-                        f"a layer's activation scale, got {threshold}")
+    check_threshold(threshold)
     if not 1 <= steps <= 1024:
         raise ScnnError(f"steps must be in 1..1024, got {steps}")
     out = Path(out)

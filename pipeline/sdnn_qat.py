@@ -32,18 +32,18 @@ from torch.nn import functional as F
 
 from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
-from scnn.models.loihi import drive_mantissa, ste
+from scnn.models.loihi import graded_mantissa, ste
 from scnn.models.scnn import SCNN
-from scnn.sdnn import PAYLOAD_BUDGET, PAYLOAD_UNITS, SIGMA_FRAC, SDNNPlan
+from scnn.sdnn import (
+    PAYLOAD_BUDGET,
+    PAYLOAD_SHIFT,
+    PAYLOAD_UNITS,
+    SIGMA_FRAC,
+    SDNNPlan,
+    on_grid,
+)
 
-PAYLOAD_SHIFT = 1 << fx.SDN_STATE_EXP  # 64: payload = act >> 6
 SURROGATE_SLOPE = 5.0
-
-
-def _grid(w: torch.Tensor, even: bool) -> torch.Tensor:
-    if even:
-        return 2 * torch.clamp(torch.round(w / 2), -128, 127)
-    return torch.clamp(torch.round(w), -127, 127)
 
 
 class _Send(torch.autograd.Function):
@@ -91,13 +91,13 @@ class ExactSDNN(nn.Module):
 
     def int_weights(self) -> list[torch.Tensor]:
         """Every synapse layer's weights on its 8-bit grid (readout last), straight-through."""
-        return [ste(w, _grid(w.detach(), e)) for w, e in zip(self.weights, self.even,
-                                                              strict=True)]
+        return [ste(w, on_grid(w.detach(), e)) for w, e in zip(self.weights, self.even,
+                                                                strict=True)]
 
     def graded_input(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised features (batch, C, F, N) -> the input integers the card's rule gives."""
-        return drive_mantissa(x, self.gain, self.offset, self.cfg.polarity,
-                              self.plan.input_max).clamp_min(0).detach()
+        return graded_mantissa(x, self.gain, self.offset, self.cfg.polarity,
+                               self.plan.input_max).detach()
 
     def _synapse(self, k: int, p: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         if k < self.n_conv:
@@ -118,9 +118,9 @@ class ExactSDNN(nn.Module):
             sigma = self._synapse(k, p, ws[k])
             sigmas.append(sigma)
             act = torch.relu(sigma)
-            # units beyond the conversion's payload budget, squared, per clip
-            over = torch.relu(act / SIGMA_FRAC - PAYLOAD_BUDGET)
-            self.overflow = self.overflow + over.square().flatten(1).sum(1).mean()
+            if torch.is_grad_enabled():  # units beyond the payload budget, squared, per clip
+                over = torch.relu(act / SIGMA_FRAC - PAYLOAD_BUDGET)
+                self.overflow = self.overflow + over.square().flatten(1).sum(1).mean()
             send = _Send.apply(act, self.theta[k], self.act_scale[k + 1])
             p = ste(act / PAYLOAD_SHIFT, torch.floor(act.detach() / PAYLOAD_SHIFT)) * send
             sends.append(send)

@@ -14,7 +14,7 @@ from test_cli_data import scnn
 
 from scnn.hw.errors import ScnnError
 from scnn.hw.quantize import torch_to_lava_map
-from scnn.models.loihi import drive_mantissa
+from scnn.models.loihi import graded_mantissa
 from scnn.models.scnn import SCNN, ConvSpec, SCNNConfig
 from scnn.sdnn import (
     CONV_UNITS,
@@ -45,7 +45,7 @@ def _graded_input(cnn: SCNN, plan, x: torch.Tensor, steps: int) -> np.ndarray:
     offset / u0), 0, max) in float64, half to even; held for every step."""
     gain = cnn.in_gain.detach().double() / plan.units[0]
     offset = cnn.in_offset.detach().double() / plan.units[0]
-    units = drive_mantissa(x, gain, offset, cnn.cfg.polarity, plan.input_max).clamp_min(0)
+    units = graded_mantissa(x, gain, offset, cnn.cfg.polarity, plan.input_max)
     xi = torch_to_lava_map(units.detach().numpy()).astype(np.int32)
     return np.repeat(xi[..., None], steps, axis=-1)
 
