@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # imported inside the boundary, so that Ctrl-C there is handl
     import typer
 
 COMMANDS = ("data", "run", "train", "convert", "export", "sim", "profile", "report",
-            "nir_import", "sweep")
+            "nir_import", "sweep", "stream")
 _APP: typer.Typer | None = None
 
 

@@ -28,6 +28,11 @@ SDNN_PERCENTILE = 99.99
 SDNN_THRESHOLD = 0.05
 # scnn.sdnn_qat: peak learning rate of the integer-unit weights (up to 127 or 254)
 SDNN_RETRAIN_LR = 0.05
+# scnn.stream: streamed networks (float epochs; Loihi-exact fine-tuning of the
+# integer-unit weights)
+STREAM_EPOCHS = 80
+STREAM_QAT_EPOCHS = 3
+STREAM_QAT_LR = 0.05
 # scnn.runner.STAGES, in order
 STAGE_NAMES = ("data", "features", "train", "qat", "export", "simulate", "lava", "profile",
                "report")

@@ -32,17 +32,20 @@ def card_path(net_path: Path) -> Path:
     return Path(net_path).with_suffix(".json")
 
 
+def card_header(net_name: str, model: dict, classes: list[str], fcfg: FeatureConfig,
+                norm: Normalizer) -> dict:
+    """The keys every model card starts with: format, network, model, classes, front end
+    and normalisation."""
+    return {"format": CARD_FORMAT, "network": net_name, "model": model, "classes": classes,
+            "features": fcfg.to_dict(), "normalization": norm.to_dict()}
+
+
 def make_card(q: LoihiSCNN, net: Network, fcfg: FeatureConfig, norm: Normalizer,
               classes: list[str], net_name: str) -> dict:
     cfg = q.cfg
     n_syn = len(cfg.convs) + len(cfg.dense) + 1
     return {
-        "format": CARD_FORMAT,
-        "network": net_name,
-        "model": cfg.to_dict(),
-        "classes": classes,
-        "features": fcfg.to_dict(),
-        "normalization": norm.to_dict(),
+        **card_header(net_name, cfg.to_dict(), classes, fcfg, norm),
         "drive": {
             "rule": "bias_mant = clamp(round(gain * xs + offset), -max, max) (half to even), "
                     "xs = [x, -x] if polarity == 2 else x, x = normalised features "
@@ -131,12 +134,14 @@ def load_card(net_path: Path) -> dict:
     return card
 
 
-DRIVE_KINDS = ("bias", "graded")
+DRIVE_KINDS = ("bias", "graded", "stream")
 
 
 def drive_kind(card: dict) -> str:
-    """``bias`` (LIF cards: the input layer's bias) or ``graded`` (SDNN cards: integers
-    into the input layer's Delta encoder); cards older than the key are ``bias``."""
+    """``bias`` (LIF cards: the input layer's bias), ``graded`` (SDNN cards: integers
+    into the input layer's Delta encoder) or ``stream`` (streamed cards, scnn.stream: one
+    frame of graded input per step group into the first synapse); cards older than the
+    key are ``bias``."""
     kind = card["drive"].get("kind", "bias")
     if kind not in DRIVE_KINDS:
         raise ScnnError(f"model card drive kind {kind!r}: expected one of {', '.join(DRIVE_KINDS)}")
@@ -170,9 +175,22 @@ def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:
     return torch_to_lava_map(b.numpy()).astype(np.int64)
 
 
+def read_card_net(net_path: Path, card: dict) -> Network:
+    """NET.net read with the loader arguments its card records (a streamed network's
+    ``input_message_bits``, as lava-dl's ``netx.hdf5.Network`` takes it)."""
+    from scnn.sim.netx import read_netx
+
+    return read_netx(net_path, input_message_bits=card.get("input_message_bits", 0))
+
+
 def card_inputs(card: dict, feats: torch.Tensor) -> dict[str, np.ndarray]:
     """Keyword arguments of ``simulate`` that drive the network as the card says: ``bias``
-    (constant over all steps) or ``spikes`` (graded input, the same frame every step)."""
+    (constant over all steps), ``spikes`` (graded input, the same frame every step) or,
+    for streamed cards, ``spikes`` (frame after frame, then the latency tail)."""
+    if drive_kind(card) == "stream":
+        from scnn.stream import card_frames, stream_spikes
+
+        return {"spikes": stream_spikes(card, card_frames(card, feats))}
     x = card_drive(card, feats)
     if drive_kind(card) == "bias":
         return {"bias": x}

@@ -121,6 +121,24 @@ def extract(waves: Sequence[np.ndarray], cfg: FeatureConfig, batch: int = 256) -
     return torch.cat(out)
 
 
+
+def recording_features(wave: np.ndarray, cfg: FeatureConfig) -> torch.Tensor:
+    """Log-mel frames of a whole recording of any length: (1, n_mels, n) float32, frame
+    ``j`` centred on sample ``j * hop_length`` (torch.stft with center=True), each frame
+    computed from its own window only, so a clip's frames are the same in a clip and in a
+    recording (up to the window's edges). MFCCs are refused: their dB floor is relative
+    to the loudest frame of what is transformed, not frame-local."""
+    if cfg.kind != "logmel":
+        raise ScnnError(f"recordings need the logmel front end (frame-local); {cfg.kind}'s "
+                        "80 dB floor is relative to the loudest frame of each clip")
+    x = np.asarray(wave, np.float32)
+    if x.ndim != 1 or x.shape[0] < cfg.n_fft:
+        raise ScnnError(f"a recording must be 1-D with at least n_fft = {cfg.n_fft} samples, "
+                        f"got shape {x.shape}")
+    with torch.no_grad():
+        y = _transform(cfg)(torch.from_numpy(x)[None])
+        return torch.log(y + cfg.log_eps).float()
+
 @dataclass(frozen=True)
 class Normalizer:
     """Per-coefficient standardisation ``(x - mean[f]) / std[f]`` over (batch, frame)."""

@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scnn.export import card_inputs, load_card, readout_state
+from scnn.export import card_inputs, load_card, read_card_net, readout_state
 from scnn.features import FeatureConfig
 from scnn.hw.errors import ScnnError
-from scnn.sim.netx import read_netx
 from scnn.train import accuracy_report, load_features
 
 BACKENDS = ("fast", "lava")
@@ -92,7 +91,7 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
     so the figures are identical.
     """
     card = load_card(net_path)
-    net = read_netx(net_path)
+    net = read_card_net(net_path, card)
     fcfg = FeatureConfig.from_dict(card["features"])
     raw, classes = load_features(data, fcfg, splits=(split,), progress=progress)
     check_classes(classes, card["classes"], net_path)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scnn.export import card_inputs, load_card
+from scnn.export import card_inputs, drive_kind, load_card, read_card_net
 from scnn.features import FeatureConfig
 from scnn.hw.chips import CHIPS
 from scnn.hw.energy import (
@@ -90,8 +90,9 @@ def simulate_activity(net: Network, card: dict, feats: torch.Tensor, batch: int 
     act = None
     for i in tqdm(range(0, len(feats), batch), desc="profile (fast)", unit="batch",
                   disable=None if progress else True, leave=False):
-        res = simulate(net, card["run_steps"], **card_inputs(card, feats[i : i + batch]))
-        part = layer_activity(net, res)
+        inputs = card_inputs(card, feats[i : i + batch])
+        res = simulate(net, card["run_steps"], **inputs)
+        part = layer_activity(net, res, input_spikes=inputs.get("spikes"))
         act = part if act is None else act.merge(part)
     if act is None:
         raise ScnnError("no clips to profile")
@@ -197,7 +198,7 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
     their integer counts: the profile is identical to one process's.
     """
     card = load_card(net_path)
-    net = read_netx(net_path)
+    net = read_card_net(net_path, card)
     chips = usable_chips(net, chips)
     raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=(split,),
                            progress=progress)
@@ -215,9 +216,11 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
             act = act.merge(part)
     else:
         act = simulate_activity(net, card, x[idx], batch, progress)
+    # graded input into an input layer with neurons (SDNN's Delta) needs input axons
+    spikes_in = drive_kind(card) != "bias" and net.layers[0].neuron is not None
     out = []
     for chip in chips:
-        rec = chip_profile(net, act, chip, max_chips)
+        rec = chip_profile(net, act, chip, max_chips, spikes_in)
         rec.update({"network": str(net_path), "data": str(data), "split": split,
                     "clips": idx.tolist(), "run_steps": card["run_steps"]})
         out.append(rec)

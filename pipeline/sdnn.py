@@ -49,7 +49,7 @@ import torch
 
 from scnn.convert import activation_scale, check_factors
 from scnn.defaults import SDNN_PERCENTILE, SDNN_THRESHOLD
-from scnn.export import CARD_FORMAT, card_path
+from scnn.export import card_header, card_path
 from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
 from scnn.hw.quantize import WEIGHT_MAX, layered_network, quantize_weights
@@ -204,12 +204,7 @@ def sdnn_card(run: LoadedRun, plan: SDNNPlan, net, net_name: str, steps: int,
     offset = run.model.in_offset.detach().double()[0, :, :, 0] / u0
     model = {**cfg.to_dict(), "name": f"{base}_sdnn", "neuron": "sdnn", "steps": steps}
     return {
-        "format": CARD_FORMAT,
-        "network": net_name,
-        "model": model,
-        "classes": run.classes,
-        "features": run.features.to_dict(),
-        "normalization": run.normalizer.to_dict(),
+        **card_header(net_name, model, run.classes, run.features, run.normalizer),
         "drive": {
             "kind": "graded",
             "rule": "x_int = clamp(round(gain * xs + offset), 0, max) (half to even), xs = "

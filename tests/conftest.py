@@ -46,13 +46,19 @@ def write_wav(path: Path, wave: np.ndarray, rate: int = 8000) -> Path:
     return path
 
 
-@pytest.fixture
-def mini_fsdd(tmp_path: Path) -> Path:
-    """A tiny FSDD-named folder: 3 digits x 2 speakers x indices 0-7 (generated tones)."""
-    rec = tmp_path / "fsdd" / "recordings"
+def tone_fsdd(root: Path, freq_step: float = 200.0) -> Path:
+    """ROOT/fsdd: an FSDD-named folder of 3 digits x 2 speakers x indices 0-7, each clip a
+    tone of 300 + freq_step * digit Hz lasting 0.2 + 0.05 * index s."""
+    rec = root / "fsdd" / "recordings"
     for digit in range(3):
         for speaker in ("alice", "bob"):
             for idx in range(8):
-                wave = tone(0.2 + 0.05 * idx, freq=300 + 200 * digit, seed=idx)
+                wave = tone(0.2 + 0.05 * idx, freq=300 + freq_step * digit, seed=idx)
                 write_wav(rec / f"{digit}_{speaker}_{idx}.wav", wave)
-    return tmp_path / "fsdd"
+    return root / "fsdd"
+
+
+@pytest.fixture
+def mini_fsdd(tmp_path: Path) -> Path:
+    """A tiny FSDD-named folder: 3 digits x 2 speakers x indices 0-7 (generated tones)."""
+    return tone_fsdd(tmp_path)

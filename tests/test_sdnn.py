@@ -156,15 +156,10 @@ def test_plan_refuses_values_outside_its_rules() -> None:
 
 @pytest.fixture(scope="module")
 def twin_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from conftest import tone, write_wav
+    from conftest import tone_fsdd
 
     root = tmp_path_factory.mktemp("sdnn")
-    rec = root / "fsdd" / "recordings"
-    for digit in range(3):
-        for speaker in ("alice", "bob"):
-            for idx in range(8):
-                write_wav(rec / f"{digit}_{speaker}_{idx}.wav",
-                          tone(0.2 + 0.05 * idx, freq=300 + 200 * digit, seed=idx))
+    tone_fsdd(root)
     res = scnn("train", "--data", str(root / "fsdd"), "--model", "cnn_model_b", "--epochs", "3",
                "--out", str(root / "cnn"))
     assert res.returncode == 0, res.stderr

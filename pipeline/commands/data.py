@@ -1,13 +1,15 @@
-"""``scnn data check`` and ``scnn data fetch``."""
+"""``scnn data check``, ``scnn data fetch`` and ``scnn data recording``."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
 
 from scnn.data.datasets import FSDD, AudioDataset, SplitSpec, open_dataset
 from scnn.data.fetch import fetch_fsdd, raise_on_mismatch, resolve_data, verify_folder
+from scnn.hw.errors import ScnnError
 
 data_app = typer.Typer(help="Inspect, validate and download datasets.", no_args_is_help=True)
 
@@ -62,6 +64,64 @@ def fetch(cache: Path = typer.Option(None, help="Folder to hold recordings/ (def
     folder = fetch_fsdd(cache)
     typer.echo(f"FSDD ready at {folder}")
 
+
+
+def parse_gap(text: str) -> tuple[float, float]:
+    """``MIN:MAX`` seconds of silence (or one number for a fixed gap)."""
+    parts = text.split(":")
+    try:
+        lo, hi = (float(parts[0]), float(parts[-1])) if len(parts) <= 2 else (None, None)
+    except ValueError:
+        lo = hi = None
+    if lo is None or not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi <= 60):
+        raise ScnnError(f"--gap {text!r}: expected MIN:MAX seconds with 0 <= MIN <= MAX <= 60")
+    return lo, hi
+
+
+@data_app.command("recording")
+def recording(out: Path = typer.Option(..., "--out", help="WAV file to write; its ground truth "
+                                       "goes beside it as OUT.csv (onset_s,offset_s,label,clip)."),
+              data: Path = DATA_OPT,
+              split: str = typer.Option("test", help="Split whose clips are used."),
+              seconds: float = typer.Option(30.0, min=1.0, max=3600.0, help="Length."),
+              gap: str = typer.Option("0.5:1.0", help="Silence before each clip, MIN:MAX "
+                                      "seconds (uniform)."),
+              seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Which clips, in which "
+                                       "order, which gaps."),
+              noise_db: float = typer.Option(None, "--noise-db", min=-120.0, max=0.0,
+                                             help="White noise over the whole recording, dB "
+                                             "full scale (default: digital silence)."),
+              ) -> None:
+    """Write a long recording of a split's clips separated by silence, with its labels
+    (for `scnn stream NET.net OUT.wav --labels OUT.csv`)."""
+    import numpy as np
+    import soundfile as sf
+
+    from scnn.data.datasets import SPLITS
+    from scnn.sim.atomic import atomic_output, check_output
+    from scnn.stream import make_recording, write_labels
+
+    if out.suffix.lower() != ".wav":
+        raise ScnnError(f"--out {out}: the recording is a WAV file; its name must end in .wav")
+    if split not in SPLITS:
+        raise ScnnError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
+    labels_path = out.with_suffix(".csv")
+    check_output(out)
+    check_output(labels_path)
+    lo_hi = parse_gap(gap)
+    ds = open_dataset(resolve_data(data))
+    clips = ds.split(split)
+    if not clips:
+        raise ScnnError(f"split {split!r} is empty in {ds.root}")
+    waves, report = ds.load_many(clips, progress=True)
+    wave, truth = make_recording(waves, [c.label for c in report.clips], ds.target_rate, seconds,
+                                 lo_hi, seed, [c.path.name for c in report.clips], noise_db)
+    with atomic_output(out) as tmp:
+        sf.write(tmp, np.clip(wave, -1.0, 1.0), ds.target_rate, subtype="PCM_16", format="WAV")
+    with atomic_output(labels_path) as tmp:
+        write_labels(tmp, truth, ds.classes)
+    typer.echo(f"wrote {out} ({len(wave) / ds.target_rate:.1f} s, {len(truth)} clips of the "
+               f"{split} split) and {labels_path}")
 
 def register(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")

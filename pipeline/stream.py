@@ -1,0 +1,755 @@
+"""Streamed LIF networks: log-mel frames fed as time, detections in long recordings.
+
+A streamed network reads one log-mel frame (``n_in`` bands, frame-local: no per-clip
+normalisation, so a frame of a long recording is the frame of the same audio in a
+clip) every ``steps_per_frame`` chip steps, as graded spikes into its first dense
+synapse (Loihi 2's graded input, ``input_message_bits`` 8), through feed-forward CUBA
+LIF layers into a leaky, non-spiking readout. Nothing is repeated: the network's memory
+is its membranes, so the same network classifies a 1 s clip (argmax of the readout
+after the clip) and runs unreset over a recording of any length (:func:`detect`).
+
+Per step ``t`` (frame ``f = t // steps_per_frame``), float model and chip alike::
+
+    x[t]  = clamp(round(gain * z[f] + offset), -127, 127)    z: normalised log-mel frame
+    a1[t] = W1 x[t]                 (graded: integer payloads times 8-bit weights)
+    layer k: v = beta_k v + a_k;  s = v > vth_k;  v = 0 where s;   a_(k+1) = W_(k+1) s
+    readout: v_r = beta_r v_r + W_r s_last        (never fires)
+
+The chip delays each synapse layer by one step, so the readout of chip step
+``t + L`` (``L`` synapse layers) is this model's readout of step ``t``; a clip runs
+``steps + L`` chip steps (``run_steps``) with zero input in the tail.
+
+:class:`StreamLIF` trains in float (surrogate gradients, BPTT); :func:`quantize_stream`
+turns it into :class:`LoihiStream`, the chip's integer dynamics exactly (weights on the
+even 8-bit grid, graded input in [-127, 127], u and v as Lava's ``PyLifModelBitAcc``),
+fine-tuned with straight-through gradients (:func:`finetune_stream`);
+:func:`stream_network` is the network the chip runs (test: equal to sim.fast bit for
+bit). :func:`stream_card` is the model card (drive kind ``stream``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from snntorch import surrogate
+from torch import nn
+
+from scnn import defaults
+from scnn.features import FeatureConfig, Normalizer
+from scnn.hw.errors import ScnnError
+from scnn.hw.quantize import DU_CLEAR, WEIGHT_MAX, decay_from_beta, quantize_weights
+from scnn.models.lif import LIF
+from scnn.models.loihi import loihi_lif_step, ste
+
+INPUT_MAX = 127          # graded input payloads: signed 8 bits
+INPUT_MESSAGE_BITS = 8   # netx's input_message_bits for the first synapse
+CURRENT_LIMIT = 1 << 16  # |a| budget of the graded layer: u = a << 6 wraps at 2**23 (margin 2)
+READOUT_LIMIT = 1 << 22  # |v| budget of the readout: v clips at 2**23, just above its vth << 6
+INPUT_PERCENTILE = 99.9  # of |gain * z + offset| over the training frames -> 127
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """A streamed LIF network: ``n_in`` bands -> hidden LIF layers -> leaky readout."""
+
+    name: str = "stream_lif"
+    n_in: int = 40
+    n_frames: int = 32
+    hidden: tuple[int, ...] = (256, 256)
+    n_classes: int = 10
+    steps_per_frame: int = 1
+    beta: float = 0.95
+    readout_beta: float = 0.97
+    threshold: float = 1.0
+    slope: float = 5.0
+    seed: int = 0
+    notes: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("n_in", "n_frames", "n_classes", "steps_per_frame"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ScnnError(f"stream model {name} must be an integer >= 1, got {value!r}")
+        if not 1 <= self.steps_per_frame <= 16:
+            raise ScnnError(f"steps per frame must be in 1..16, got {self.steps_per_frame}")
+        if not self.hidden or any(isinstance(n, bool) or not isinstance(n, int) or not
+                                  1 <= n <= 4096 for n in self.hidden):
+            raise ScnnError(f"hidden layer sizes must be integers in 1..4096, got {self.hidden}")
+        for name in ("beta", "readout_beta"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 < value <= 1.0):
+                raise ScnnError(f"{name} must be in (0, 1], got {value!r}")
+        for name in ("threshold", "slope"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ScnnError(f"{name} must be a finite number > 0, got {value!r}")
+
+    @property
+    def steps(self) -> int:
+        """Model steps per clip: every frame held for ``steps_per_frame`` steps."""
+        return self.n_frames * self.steps_per_frame
+
+    @property
+    def synapse_layers(self) -> int:
+        return len(self.hidden) + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StreamConfig:
+        d = dict(d)
+        d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+
+def check_front_end(fcfg: FeatureConfig) -> None:
+    """Streams need frame-local features: log-mel (the MFCC's dB floor is per clip)."""
+    if fcfg.kind != "logmel":
+        raise ScnnError(f"a streamed network needs the logmel front end (frame-local); "
+                        f"{fcfg.kind}'s 80 dB floor is relative to each clip's loudest frame")
+
+
+def frames(x: torch.Tensor) -> torch.Tensor:
+    """(batch, 1, F, N) or (batch, F, N) features -> (batch, F, N)."""
+    return x[:, 0] if x.dim() == 4 else x
+
+
+class StreamLIF(nn.Module):
+    """The float streamed network (see the module docstring); logits are the readout
+    after the last step times ``1 - readout_beta`` (its time average's scale)."""
+
+    def __init__(self, cfg: StreamConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.in_gain = nn.Parameter(torch.ones(1, cfg.n_in, 1))
+        self.in_offset = nn.Parameter(torch.zeros(1, cfg.n_in, 1))
+        sizes = (cfg.n_in, *cfg.hidden)
+        self.synapses = nn.ModuleList(nn.Linear(a, b, bias=False)
+                                      for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.readout = nn.Linear(sizes[-1], cfg.n_classes, bias=False)
+        self.neurons = nn.ModuleList(LIF(cfg.beta, cfg.threshold, cfg.slope) for _ in cfg.hidden)
+
+    def drive(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, F, N) input currents of the first synapse, per frame."""
+        return self.in_gain * frames(x) + self.in_offset
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """Logits (batch, classes); with ``record`` also the spikes of every hidden layer
+        (batch, T, n) and the readout voltage (batch, T, classes)."""
+        cfg, drive = self.cfg, self.drive(x)
+        v = [torch.zeros(()) for _ in cfg.hidden]
+        v_out = torch.zeros(drive.shape[0], cfg.n_classes)
+        trace: list[list[torch.Tensor]] = [[] for _ in cfg.hidden]
+        outs = []
+        for t in range(cfg.steps):
+            h = drive[:, :, t // cfg.steps_per_frame]
+            for k, syn in enumerate(self.synapses):
+                h, v[k] = self.neurons[k](syn(h), v[k])
+                if record:
+                    trace[k].append(h)
+            v_out = cfg.readout_beta * v_out + self.readout(h)
+            if record:
+                outs.append(v_out)
+        logits = v_out * (1.0 - cfg.readout_beta)
+        if not record:
+            return logits
+        return logits, [torch.stack(tr, dim=1) for tr in trace], torch.stack(outs, dim=1)
+
+
+@dataclass(frozen=True)
+class StreamQuant:
+    """Integer units of a streamed network: input scale (units per float input current),
+    per synapse layer the weight scale, and per neuron layer dv and vth (readout last)."""
+
+    input_scale: float
+    weight_scales: tuple[float, ...]
+    dv: tuple[int, ...]
+    vth: tuple[int, ...]
+
+    @property
+    def readout_units(self) -> float:
+        """Readout v per float readout voltage: ``64 * weight scale``."""
+        return 64.0 * self.weight_scales[-1]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StreamQuant:
+        return cls(d["input_scale"], tuple(d["weight_scales"]), tuple(d["dv"]), tuple(d["vth"]))
+
+
+class LoihiStream(nn.Module):
+    """A streamed network in the chip's integer units with its exact forward pass
+    (float64 integers; straight-through gradients for rounding, wrapping, clipping and a
+    fast-sigmoid surrogate for the spike)."""
+
+    def __init__(self, model: StreamLIF, quant: StreamQuant) -> None:
+        super().__init__()
+        self.cfg, self.quant = model.cfg, quant
+        s_in = quant.input_scale
+        self.in_gain = nn.Parameter(model.in_gain.detach().double() * s_in)
+        self.in_offset = nn.Parameter(model.in_offset.detach().double() * s_in)
+        self.weights = nn.ParameterList(
+            nn.Parameter(w.weight.detach().double() * s)
+            for w, s in zip([*model.synapses, model.readout], quant.weight_scales, strict=True))
+        self.spike_fn = surrogate.fast_sigmoid(slope=model.cfg.slope)
+
+    def drive(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, F, N) graded input integers in [-127, 127] (round half to even)."""
+        b = self.in_gain * frames(x).double() + self.in_offset
+        return ste(b, torch.round(b.detach()).clamp(-INPUT_MAX, INPUT_MAX))
+
+    def int_weights(self) -> list[torch.Tensor]:
+        """Every synapse layer's weights on the even 8-bit grid (readout last)."""
+        return [ste(w, quantize_weights(w.detach())) for w in self.weights]
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """Logits: the readout v after the last step, in the float model's units; with
+        ``record`` also the hidden spikes (batch, T, n) and the readout v (batch, T,
+        classes) as the chip's integers."""
+        cfg, q = self.cfg, self.quant
+        xin, ws = self.drive(x), self.int_weights()
+        n = len(cfg.hidden)
+        v = [torch.zeros((), dtype=torch.float64) for _ in range(n + 1)]
+        trace: list[list[torch.Tensor]] = [[] for _ in range(n)]
+        outs = []
+        for t in range(cfg.steps):
+            h = xin[:, :, t // cfg.steps_per_frame]
+            for k in range(n):
+                h, v[k] = loihi_lif_step(h @ ws[k].T, v[k], q.dv[k], q.vth[k], 0, self.spike_fn)
+                if record:
+                    trace[k].append(h)
+            _, v[n] = loihi_lif_step(h @ ws[n].T, v[n], q.dv[n], q.vth[n], 0, self.spike_fn)
+            if record:
+                outs.append(v[n].detach())
+        logits = (v[n] * ((1.0 - cfg.readout_beta) / q.readout_units)).float()
+        if not record:
+            return logits
+        return logits, [torch.stack(tr, dim=1) for tr in trace], torch.stack(outs, dim=1)
+
+
+def _scale(w: torch.Tensor, percentile: float) -> float:
+    a = w.detach().abs().flatten().double()
+    ref = float(a.max()) if percentile >= 100 else float(torch.quantile(a, percentile / 100))
+    if not ref > 0:
+        raise ScnnError("a synapse layer's weights are all zero: nothing to quantise")
+    return WEIGHT_MAX / ref
+
+
+def quantize_stream(model: StreamLIF, x_train: torch.Tensor, percentile: float = 100.0,
+                    batch: int = 256) -> LoihiStream:
+    """The float model in integer units within the chip's limits on the training clips.
+
+    Input: ``INPUT_PERCENTILE`` of ``|gain z + offset|`` -> 127. Weights: the layer's
+    largest (or ``percentile``) -> 254, lowered where needed so the graded layer's
+    synaptic input stays under ``CURRENT_LIMIT`` and the readout under ``READOUT_LIMIT``
+    (the largest values the float model reaches on the training clips, margin 2).
+    Thresholds ``round(threshold * units)``; ``dv = round(4096 (1 - beta))``.
+    """
+    from scnn.hw.chips import LOIHI2
+    from scnn.hw.rules import check_decay, check_threshold
+
+    cfg = model.cfg
+    model.eval()
+    with torch.no_grad():
+        drive, a_max, v_max = [], 0.0, 0.0
+        w1 = model.synapses[0].weight.double()
+        for i in range(0, len(x_train), batch):
+            d = model.drive(x_train[i : i + batch]).double()
+            drive.append(d.abs().flatten())
+            a_max = max(a_max, float((d.transpose(1, 2) @ w1.T).abs().max()))
+            v_max = max(v_max, float(model(x_train[i : i + batch], record=True)[2].abs().max()))
+        ref = float(torch.quantile(torch.cat(drive)[: 1 << 24], INPUT_PERCENTILE / 100))
+    if not ref > 0:
+        raise ScnnError("the input currents of the training clips are all zero")
+    s_in = INPUT_MAX / ref
+    layers = [*model.synapses, model.readout]
+    scales = [_scale(syn.weight, percentile) for syn in layers]
+    scales[0] = min(scales[0], CURRENT_LIMIT / (s_in * a_max)) if a_max > 0 else scales[0]
+    scales[-1] = min(scales[-1], READOUT_LIMIT / (64.0 * v_max)) if v_max > 0 else scales[-1]
+    units = [s_in * scales[0], *scales[1:-1]]
+    vth = [round(cfg.threshold * u) for u in units] + [LOIHI2.threshold_mant_max]
+    dv = [decay_from_beta(cfg.beta)] * len(cfg.hidden) + [decay_from_beta(cfg.readout_beta)]
+    for k, (t, d) in enumerate(zip(vth, dv, strict=True)):
+        check_threshold(f"neuron layer {k}", t, LOIHI2)
+        check_decay(f"neuron layer {k}", "dv", d, LOIHI2)
+    q = LoihiStream(model, StreamQuant(s_in, tuple(scales), tuple(dv), tuple(vth)))
+    q.eval()
+    return q
+
+
+def check_stream_limits(q: LoihiStream, x: torch.Tensor, batch: int = 256) -> dict:
+    """The largest graded synaptic input and readout |v| the integer network reaches on
+    ``x``; raises when the readout would reach its threshold (it must never fire)."""
+    ws = [w.detach() for w in q.int_weights()]
+    a_max = v_max = 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xin = q.drive(x[i : i + batch])
+            a_max = max(a_max, int((xin.transpose(1, 2) @ ws[0].T).abs().max()))
+            v_max = max(v_max, int(q(x[i : i + batch], record=True)[2].abs().max()))
+    if v_max >= q.quant.vth[-1] << 6:
+        raise ScnnError(f"the readout reaches |v| = {v_max} >= its threshold "
+                        f"{q.quant.vth[-1]} << 6: it would fire")
+    return {"graded_input_max": a_max, "readout_v_max": v_max}
+
+
+def stream_network(q: LoihiStream):
+    """The sim.Network the chip runs: graded input (``input_message_bits`` 8) into Dense
+    layers of CUBA LIF neurons (du = 4095), the readout Dense into leaky integrators."""
+    from scnn.sim.network import LIF as ChipLIF
+    from scnn.sim.network import Dense, Network
+    from scnn.sim.netx import netx_dense_weights
+
+    cfg, quant = q.cfg, q.quant
+    layers, shape = [], (cfg.n_in,)
+    for k, w in enumerate(q.int_weights()):
+        w = w.detach().numpy().astype(np.int64)
+        if not w.any():
+            raise ScnnError(f"synapse layer {k}: every weight rounds to zero")
+        wf, bits, exp = netx_dense_weights(w)  # what lava-dl derives from the file weights
+        out = (w.shape[0],)
+        layers.append(Dense(shape, out, wf, weight_exp=exp, num_weight_bits=bits,
+                            neuron=ChipLIF(DU_CLEAR, quant.dv[k], quant.vth[k])))
+        shape = out
+    return Network(tuple(layers), (cfg.n_in,), INPUT_MESSAGE_BITS)
+
+
+CARD_RULE = ("x = clamp(round(gain[f] * z + offset[f]), -max, max) (half to even) per "
+             "frame, z = normalised log-mel frame (F,); each frame sent as graded spikes "
+             "(input_message_bits 8) into the first synapse for steps_per_frame steps, "
+             "frames in order, then zeros for the synapse_layers tail steps of a clip")
+
+
+def stream_card(q: LoihiStream, net, fcfg: FeatureConfig, norm: Normalizer,
+                classes: list[str], net_name: str, detector: dict | None = None) -> dict:
+    """The model card of a streamed network (``drive.kind`` = ``stream``)."""
+    from scnn.export import card_header
+
+    cfg, quant = q.cfg, q.quant
+    n_syn = cfg.synapse_layers
+    return {
+        **card_header(net_name, cfg.to_dict(), classes, fcfg, norm),
+        "input_message_bits": INPUT_MESSAGE_BITS,
+        "drive": {"kind": "stream", "rule": CARD_RULE, "max": INPUT_MAX,
+                  "steps_per_frame": cfg.steps_per_frame,
+                  "gain": q.in_gain.detach()[0, :, 0].tolist(),
+                  "offset": q.in_offset.detach()[0, :, 0].tolist()},
+        "steps": cfg.steps,
+        "synapse_layers": n_syn,
+        "run_steps": cfg.steps + n_syn,
+        "readout": {"layer": len(net.layers) - 1, "state": "v",
+                    "rule": "clips: prediction = argmax over classes of v of the readout layer "
+                            "after run_steps steps (ties: lowest index); streams: see "
+                            "stream.detector"},
+        "stream": {"frame_seconds": fcfg.hop_length / fcfg.sample_rate,
+                   "latency_steps": n_syn, "detector": detector or {}},
+        "quantization": {"input_scale": quant.input_scale,
+                         "weight_scales": list(quant.weight_scales),
+                         "dv": list(quant.dv), "vth": list(quant.vth)},
+        "accuracy": {},
+    }
+
+
+def card_frames(card: dict, feats: torch.Tensor) -> np.ndarray:
+    """Raw log-mel features (batch, [1,] F, N) -> graded input integers (batch, F, N)."""
+    norm = Normalizer.from_dict(card["normalization"])
+    d = card["drive"]
+    x = frames(feats)
+    z = norm(x[:, None])[:, 0].double()
+    gain = torch.tensor(d["gain"], dtype=torch.float64)[None, :, None]
+    offset = torch.tensor(d["offset"], dtype=torch.float64)[None, :, None]
+    return torch.round(gain * z + offset).clamp(-d["max"], d["max"]).numpy().astype(np.int32)
+
+
+def stream_spikes(card: dict, xin: np.ndarray, tail: bool = True) -> np.ndarray:
+    """Graded frames (batch, F, N) -> the input of the chip (batch, F, steps): each frame
+    held ``steps_per_frame`` steps, then (``tail``) ``synapse_layers`` steps of zeros."""
+    k = card["drive"]["steps_per_frame"]
+    x = np.repeat(xin, k, axis=-1)
+    if tail:
+        x = np.concatenate([x, np.zeros(x.shape[:-1] + (card["synapse_layers"],), x.dtype)],
+                           axis=-1)
+    return x
+
+
+def fit_stream(cfg: StreamConfig, tcfg, tensors: dict,
+               qat_epochs: int = defaults.STREAM_QAT_EPOCHS,
+               qat_lr: float = defaults.STREAM_QAT_LR,
+               progress: bool = True) -> tuple[LoihiStream, dict]:
+    """Train the float model, quantise it, fine-tune the integer model (kept only when
+    its training accuracy is higher, as ``scnn.qat``); returns it with the metrics."""
+    from dataclasses import replace
+
+    from scnn.train import accuracy, fit, set_determinism
+
+    if tcfg.energy_weight > 0:
+        raise ScnnError("energy-aware training (--energy-weight) is not available for "
+                        "streamed networks yet")
+    set_determinism(tcfg.seed, tcfg.threads)
+    model = StreamLIF(cfg)
+    train, test = tensors["train"], tensors.get("test")
+    rows = fit(model, tcfg, train, test, progress)
+    metrics: dict = {"model": cfg.name, "seed": tcfg.seed, "epochs": tcfg.epochs,
+                     "qat_epochs": qat_epochs, "float_train_curve": rows}
+    if test is not None:
+        metrics["float_accuracy"] = accuracy(model, test)
+    q = quantize_stream(model, train[0])
+    metrics["quantized_train_accuracy"] = accuracy(q, train)
+    if test is not None:
+        metrics["quantized_accuracy"] = accuracy(q, test)
+    metrics["kept"] = "quantised"
+    if qat_epochs > 0:
+        state = copy.deepcopy(q.state_dict())
+        qrows = fit(q, replace(tcfg, epochs=qat_epochs, lr=qat_lr), train, test, progress)
+        metrics["qat_curve"] = qrows
+        metrics["finetuned_train_accuracy"] = accuracy(q, train)
+        if metrics["finetuned_train_accuracy"] > metrics["quantized_train_accuracy"]:
+            metrics["kept"] = "fine-tuned"
+        else:
+            q.load_state_dict(state)
+    q.eval()
+    metrics["limits"] = check_stream_limits(q, train[0])
+    if test is not None:
+        metrics["exact_accuracy"] = accuracy(q, test)
+    return q, metrics
+
+
+# ---------------------------------------------------------------- recordings
+
+@dataclass(frozen=True)
+class Utterance:
+    """One clip of a generated recording: where it is (seconds) and what it says."""
+
+    onset: float
+    offset: float
+    label: int
+    clip: str = ""
+
+
+def make_recording(waves: list[np.ndarray], labels: list[int], sample_rate: int,
+                   seconds: float = 30.0, gap: tuple[float, float] = (0.5, 1.0),
+                   seed: int = 0, names: list[str] | None = None,
+                   noise_db: float | None = None) -> tuple[np.ndarray, list[Utterance]]:
+    """Clips drawn without replacement (seeded) from ``waves``, each after a silence of
+    ``gap`` seconds (uniform in the range), until the next would end after ``seconds``;
+    optional white noise at ``noise_db`` dB full scale over the whole recording."""
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ScnnError(f"recording length must be > 0 seconds, got {seconds}")
+    lo, hi = gap
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
+        raise ScnnError(f"gap must be 0 <= MIN <= MAX seconds, got {lo}:{hi}")
+    if not waves:
+        raise ScnnError("no clips to make a recording from")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(waves))
+    total = int(round(seconds * sample_rate))
+    parts, truth, pos = [], [], 0
+    for i in order:
+        silence = int(round(rng.uniform(lo, hi) * sample_rate))
+        clip = np.asarray(waves[i], np.float32)
+        if pos + silence + len(clip) > total:
+            break
+        parts += [np.zeros(silence, np.float32), clip]
+        start = pos + silence
+        truth.append(Utterance(start / sample_rate, (start + len(clip)) / sample_rate,
+                               int(labels[i]), names[i] if names else ""))
+        pos = start + len(clip)
+    if not truth:
+        raise ScnnError(f"no clip fits in {seconds} s with gaps of {lo}-{hi} s")
+    wave = np.concatenate(parts + [np.zeros(total - pos, np.float32)])
+    if noise_db is not None:
+        wave = wave + rng.normal(0.0, 10 ** (noise_db / 20), wave.shape).astype(np.float32)
+    return wave, truth
+
+
+def write_labels(path, truth: list[Utterance], classes: list[str]) -> None:
+    """The recording's ground truth as CSV: onset_s, offset_s, label, clip."""
+    lines = ["onset_s,offset_s,label,clip"]
+    lines += [f"{u.onset:.4f},{u.offset:.4f},{classes[u.label]},{u.clip}" for u in truth]
+    from pathlib import Path
+
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def read_labels(path, classes: list[str]) -> list[Utterance]:
+    """Ground truth written by :func:`write_labels` (labels must be the card's classes)."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        rows = path.read_text().splitlines()
+    except OSError as err:
+        raise ScnnError(f"{path}: cannot read labels ({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise ScnnError(f"{path}: not a labels CSV (binary content)") from None
+    if not rows or rows[0].split(",")[:3] != ["onset_s", "offset_s", "label"]:
+        raise ScnnError(f"{path}: labels must be CSV with the header onset_s,offset_s,label")
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        cells = row.split(",")
+        try:
+            onset, offset = float(cells[0]), float(cells[1])
+        except (ValueError, IndexError):
+            raise ScnnError(f"{path} line {n}: onset_s and offset_s must be numbers") from None
+        if len(cells) < 3 or cells[2] not in classes:
+            raise ScnnError(f"{path} line {n}: label must be one of the network's classes "
+                            f"{', '.join(classes)}")
+        if not (math.isfinite(onset) and math.isfinite(offset) and 0 <= onset <= offset):
+            raise ScnnError(f"{path} line {n}: need 0 <= onset_s <= offset_s")
+        out.append(Utterance(onset, offset, classes.index(cells[2]),
+                             cells[3] if len(cells) > 3 else ""))
+    return out
+
+
+# ---------------------------------------------------------------- detection
+
+@dataclass(frozen=True)
+class Detection:
+    """A detected word: when the readout's margin first crossed the threshold (seconds,
+    the frame's centre), its class at the event's largest margin, that margin and when."""
+
+    time: float
+    label: int
+    margin: int
+    peak_time: float
+
+
+def margins(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Readout v (classes, steps) -> (leading class, top-1 minus top-2 v) per step."""
+    order = np.sort(v, axis=0)
+    return v.argmax(axis=0), (order[-1] - order[-2]).astype(np.int64)
+
+
+def detect(v: np.ndarray, card: dict, threshold: int | None = None,
+           release: float = 0.5) -> list[Detection]:
+    """Words in a stream from its readout v (classes, chip steps): an event starts when
+    the margin reaches ``threshold`` (default: the card's calibrated one) and ends when it
+    falls below ``release * threshold``; each event is one detection."""
+    det = card["stream"]["detector"]
+    threshold = det.get("threshold") if threshold is None else threshold
+    if threshold is None:
+        raise ScnnError("the model card has no calibrated detector threshold; pass one")
+    lead, margin = margins(v)
+    k, lat = card["drive"]["steps_per_frame"], card["stream"]["latency_steps"]
+    frame_s = card["stream"]["frame_seconds"]
+
+    def when(step: int) -> float:
+        return max(step - lat, 0) // k * frame_s
+
+    out, start, best = [], None, None
+    for t in range(margin.shape[0]):
+        if start is None and margin[t] >= threshold:
+            start, best = t, t
+        elif start is not None:
+            if margin[t] > margin[best]:
+                best = t
+            if margin[t] < release * threshold:
+                out.append(Detection(when(start), int(lead[best]), int(margin[best]), when(best)))
+                start = None
+    if start is not None:
+        out.append(Detection(when(start), int(lead[best]), int(margin[best]), when(best)))
+    return out
+
+
+def score_detections(dets: list[Detection], truth: list[Utterance],
+                     tolerance: float = 0.5) -> dict:
+    """Precision and recall: a detection is correct when its time lies within
+    [onset - tolerance, offset + tolerance] of an utterance not matched before and its
+    class is the utterance's (in time order)."""
+    used, hits = set(), 0
+    for d in sorted(dets, key=lambda d: d.time):
+        for j, u in enumerate(truth):
+            if j not in used and u.onset - tolerance <= d.time <= u.offset + tolerance \
+                    and d.label == u.label:
+                used.add(j)
+                hits += 1
+                break
+    p = hits / len(dets) if dets else 0.0
+    r = hits / len(truth) if truth else 0.0
+    return {"detections": len(dets), "utterances": len(truth), "correct": hits,
+            "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "tolerance_s": tolerance}
+
+
+def calibrate_threshold(v: np.ndarray, card: dict, truth: list[Utterance],
+                        tolerance: float = 0.5, candidates: int = 64) -> dict:
+    """The detector threshold with the best F1 on a recording (of training clips): the
+    middle one of the candidates (quantiles of the positive margins) that reach it."""
+    _, margin = margins(v)
+    grid = np.unique(np.quantile(margin[margin > 0], np.linspace(0.5, 0.999, candidates))
+                     .round().astype(np.int64))
+    scored = [(int(th), score_detections(detect(v, card, int(th)), truth, tolerance))
+              for th in grid]
+    if not scored:
+        raise ScnnError("the readout never leads by a positive margin: nothing to calibrate")
+    top = max(sc["f1"] for _, sc in scored)
+    plateau = [row for row in scored if row[1]["f1"] == top]
+    best = plateau[len(plateau) // 2]  # the middle of the best thresholds: least fragile
+    return {"threshold": best[0], "release": 0.5, "calibration": best[1]}
+
+
+def stream_input(card: dict, wave: np.ndarray) -> np.ndarray:
+    """A recording -> the chip's graded input (F, steps), with the latency tail."""
+    from scnn.features import recording_features
+
+    feats = recording_features(wave, FeatureConfig.from_dict(card["features"]))
+    return stream_spikes(card, card_frames(card, feats[None])[0])
+
+
+def run_recording(net, card: dict, wave: np.ndarray, backend: str = "fast") -> np.ndarray:
+    """The readout v (classes, steps) of a recording streamed through the network."""
+    from scnn.hweval import backend_simulate
+
+    x = stream_input(card, wave)
+    layer = card["readout"]["layer"]
+    res = backend_simulate(backend)(net, x.shape[-1], spikes=x, record=("v",), layers=(layer,))
+    return res[f"layer{layer}/v"]
+
+
+def load_stream_net(net_path):
+    """(network, card) of a streamed NET.net; refuses networks of other drive kinds."""
+    from scnn.export import drive_kind, load_card, read_card_net
+
+    card = load_card(net_path)
+    kind = drive_kind(card)
+    if kind != "stream":
+        raise ScnnError(f"{net_path}: not a streamed network (its card's drive kind is "
+                        f"{kind!r}); streaming needs drive kind 'stream' (scnn.stream)")
+    return read_card_net(net_path, card), card
+
+
+def stream_profile(net, x: np.ndarray, seconds: float, card: dict) -> dict:
+    """Loihi 2 figures of one streamed run, per second of audio and per frame."""
+    from scnn.hw.energy import cost_table
+    from scnn.profile import profile_arrays
+
+    rec = profile_arrays(net, x.shape[-1], spikes=x, chips=("loihi2",))[0]
+    e, band = rec["energy_uj"], rec["energy_band_uj"]["dynamic"]
+    step_ms = rec["latency_ms"] / x.shape[-1]
+    awake = cost_table("loihi2").static_power * rec["chips"] * 1e6  # uJ per second powered
+    return {"dynamic_uj_per_s": e["dynamic"] / seconds, "static_uj_per_s": e["static"] / seconds,
+            "total_uj_per_s": e["total"] / seconds,
+            "static_uj_per_s_powered": awake,
+            "band_uj_per_s": [band[0] / seconds, band[1] / seconds],
+            "ms_per_frame": step_ms * card["drive"]["steps_per_frame"],
+            "latency_ms": step_ms * card["stream"]["latency_steps"],
+            "cores": rec["cores"], "synops_per_s": rec["synops"] / seconds,
+            "spikes_per_s": rec["spikes"] / seconds, "sources": rec["sources"]}
+
+
+def stream_recording(net_path, wav, labels=None, tolerance: float = 0.5,
+                     threshold: int | None = None, backend: str = "fast",
+                     seconds: float | None = None, profile: bool = True) -> dict:
+    """``scnn stream``: detections (and, with ``labels``, precision/recall) of a recording
+    streamed through NET.net frame by frame; with ``profile`` the Loihi 2 energy per
+    second of audio. JSON-ready."""
+    from scnn.data.audio import load_audio
+
+    net, card = load_stream_net(net_path)
+    classes = card["classes"]
+    truth = read_labels(labels, classes) if labels is not None else None
+    if threshold is None and card["stream"]["detector"].get("threshold") is None:
+        raise ScnnError(f"{net_path}: its card has no calibrated detector threshold; pass "
+                        "--threshold")
+    fcfg = FeatureConfig.from_dict(card["features"])
+    wave, _ = load_audio(wav, fcfg.sample_rate)
+    if seconds is not None:
+        wave = wave[: int(round(seconds * fcfg.sample_rate))]
+    duration = len(wave) / fcfg.sample_rate
+    x = stream_input(card, wave)
+    layer = card["readout"]["layer"]
+    from scnn.hweval import backend_simulate
+
+    v = backend_simulate(backend)(net, x.shape[-1], spikes=x, record=("v",),
+                                  layers=(layer,))[f"layer{layer}/v"]
+    dets = detect(v, card, threshold)
+    out = {"network": str(net_path), "recording": str(wav), "backend": backend,
+           "seconds": duration, "frames": (x.shape[-1] - card["stream"]["latency_steps"])
+           // card["drive"]["steps_per_frame"],
+           "steps": int(x.shape[-1]), "frame_seconds": card["stream"]["frame_seconds"],
+           "threshold": threshold or card["stream"]["detector"]["threshold"],
+           "detections": [dict(asdict(d), word=classes[d.label]) for d in dets]}
+    if truth is not None:
+        truth = [u for u in truth if u.offset <= duration]
+        out["score"] = score_detections(dets, truth, tolerance)
+    if profile:
+        out["profile"] = stream_profile(net, x, duration, card)
+    return out
+
+
+# ---------------------------------------------------------------- training to a NetX file
+
+CALIBRATION_SECONDS = 120.0  # training-split recording the detector threshold is fitted on
+CALIBRATION_GAP = (0.5, 1.0)
+
+
+def train_stream_net(out, data, cfg: StreamConfig, tcfg,
+                     qat_epochs: int = defaults.STREAM_QAT_EPOCHS,
+                     qat_lr: float = defaults.STREAM_QAT_LR, progress: bool = True) -> dict:
+    """``scnn train-stream``: train, quantise and fine-tune a streamed network, measure it
+    bit-exactly on the test split (sim.fast), calibrate its detector on a recording of
+    training clips, then write OUT.net and its model card (nothing before the end)."""
+    from pathlib import Path
+
+    from scnn.data.datasets import open_dataset
+    from scnn.data.fetch import resolve_data
+    from scnn.export import card_path
+    from scnn.hweval import predict_netx
+    from scnn.sim.atomic import atomic_output, check_output
+    from scnn.sim.netx import write_netx
+    from scnn.train import load_features
+
+    out = Path(out)
+    if out.suffix != ".net":
+        raise ScnnError(f"--out {out}: a NetX file name must end in .net")
+    check_output(out)
+    check_output(card_path(out))
+    fcfg = FeatureConfig(kind="logmel")
+    if tcfg.energy_weight > 0:
+        raise ScnnError("energy-aware training (--energy-weight) is not available for "
+                        "streamed networks yet")
+    raw, classes = load_features(data, fcfg, progress=progress)
+    if "train" not in raw:
+        raise ScnnError("the training split is empty")
+    if len(classes) != cfg.n_classes or fcfg.n_mels != cfg.n_in or fcfg.n_frames != cfg.n_frames:
+        from dataclasses import replace
+
+        cfg = replace(cfg, n_classes=len(classes), n_in=fcfg.n_mels, n_frames=fcfg.n_frames)
+    norm = Normalizer.fit(raw["train"][0])
+    tensors = {s: (norm(x), y) for s, (x, y) in raw.items()}
+    q, metrics = fit_stream(cfg, tcfg, tensors, qat_epochs, qat_lr, progress)
+    net = stream_network(q)
+    card = stream_card(q, net, fcfg, norm, classes, out.name)
+    card["accuracy"]["training_run"] = {k: metrics[k] for k in (
+        "float_accuracy", "quantized_accuracy", "exact_accuracy", "kept") if k in metrics}
+    if "test" in raw:
+        x, y = raw["test"]
+        pred, _ = predict_netx(net, card, x, progress=progress)
+        card["accuracy"]["bit_exact"] = {
+            "accuracy": float((torch.from_numpy(pred) == y).double().mean()), "n": len(y),
+            "split": "test", "backend": "fast",
+            "how": "every clip of the split driven frame by frame as the card says (fast "
+                   "simulator), readout rule applied"}
+        metrics["bit_exact_accuracy"] = card["accuracy"]["bit_exact"]["accuracy"]
+    ds = open_dataset(resolve_data(data))
+    clips = ds.split("train")
+    waves, report = ds.load_many(clips, progress=progress)
+    wave, truth = make_recording(waves, [c.label for c in report.clips], ds.target_rate,
+                                 CALIBRATION_SECONDS, CALIBRATION_GAP, tcfg.seed)
+    card["stream"]["detector"] = calibrate_threshold(run_recording(net, card, wave), card, truth)
+    card["stream"]["detector"]["calibration"].update(
+        {"split": "train", "seconds": CALIBRATION_SECONDS, "gap_s": list(CALIBRATION_GAP),
+         "seed": tcfg.seed})
+    card["training"] = {"epochs": tcfg.epochs, "qat_epochs": qat_epochs, "seed": tcfg.seed,
+                        "lr": tcfg.lr, "qat_lr": qat_lr, "limits": metrics["limits"]}
+    import json
+
+    write_netx(net, out)
+    with atomic_output(card_path(out)) as tmp:
+        tmp.write_text(json.dumps(card, indent=2) + "\n")
+    metrics["card"] = card
+    return metrics
