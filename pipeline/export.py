@@ -122,15 +122,22 @@ def hardware_figures(run_path: Path) -> dict:
 
 def load_card(net_path: Path) -> dict:
     path = card_path(net_path)
+    if not Path(net_path).is_file():
+        raise ScnnError(f"{net_path}: no such network file")
+    if path.exists() and not path.is_file():
+        raise ScnnError(f"{path}: the model card is not a regular file")
     try:
         card = json.loads(path.read_text())
     except FileNotFoundError:
         raise ScnnError(f"{net_path}: no model card {path.name} beside it (front end, drive "
                         "and readout are needed to evaluate on audio)") from None
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ScnnError(f"{path}: not a JSON model card ({err})") from None
-    if card.get("format") != CARD_FORMAT:
-        raise ScnnError(f"{path}: not a model card of this format ({card.get('format')!r})")
+    except OSError as err:
+        raise ScnnError(f"{path}: cannot read the model card ({err.strerror or err})") from None
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise ScnnError(f"{path}: not a model card of this format "
+                        f"({card.get('format') if isinstance(card, dict) else card!r:.40})")
     return card
 
 
@@ -142,7 +149,10 @@ def drive_kind(card: dict) -> str:
     into the input layer's Delta encoder) or ``stream`` (streamed cards, scnn.stream: one
     frame of graded input per step group into the first synapse); cards older than the
     key are ``bias``."""
-    kind = card["drive"].get("kind", "bias")
+    drive = card.get("drive")
+    if not isinstance(drive, dict):
+        raise ScnnError(f"model card key 'drive' must be an object, got {drive!r:.40}")
+    kind = drive.get("kind", "bias")
     if kind not in DRIVE_KINDS:
         raise ScnnError(f"model card drive kind {kind!r}: expected one of {', '.join(DRIVE_KINDS)}")
     return kind
@@ -180,7 +190,14 @@ def read_card_net(net_path: Path, card: dict) -> Network:
     ``input_message_bits``, as lava-dl's ``netx.hdf5.Network`` takes it)."""
     from scnn.sim.netx import read_netx
 
-    return read_netx(net_path, input_message_bits=card.get("input_message_bits", 0))
+    if drive_kind(card) != "stream":
+        return read_netx(net_path, input_message_bits=card.get("input_message_bits", 0))
+    from scnn.stream import card_message_bits, check_stream_card
+
+    where = card_path(net_path)
+    net = read_netx(net_path, input_message_bits=card_message_bits(card, where))
+    check_stream_card(card, net, where)
+    return net
 
 
 def card_inputs(card: dict, feats: torch.Tensor) -> dict[str, np.ndarray]:

@@ -223,6 +223,13 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
         rec = chip_profile(net, act, chip, max_chips, spikes_in)
         rec.update({"network": str(net_path), "data": str(data), "split": split,
                     "clips": idx.tolist(), "run_steps": card["run_steps"]})
+        if drive_kind(card) == "stream":  # a clip is clip_seconds of streamed audio
+            from scnn.stream import audio_rates
+
+            secs = card["features"]["clip_seconds"]
+            rec["stream"] = audio_rates(rec, secs, card["run_steps"], card)
+            # a conventional network of these layers runs once per frame, not once per clip
+            rec["conventional_uj"]["cnn_twin"] = rec["stream"]["conventional_uj_per_s"] * secs
         out.append(rec)
     return out
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -468,29 +469,32 @@ def make_recording(waves: list[np.ndarray], labels: list[int], sample_rate: int,
 
 def write_labels(path, truth: list[Utterance], classes: list[str]) -> None:
     """The recording's ground truth as CSV: onset_s, offset_s, label, clip."""
-    lines = ["onset_s,offset_s,label,clip"]
-    lines += [f"{u.onset:.4f},{u.offset:.4f},{classes[u.label]},{u.clip}" for u in truth]
-    from pathlib import Path
+    import csv
 
-    Path(path).write_text("\n".join(lines) + "\n")
+    with Path(path).open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["onset_s", "offset_s", "label", "clip"])
+        out.writerows([f"{u.onset:.4f}", f"{u.offset:.4f}", classes[u.label], u.clip]
+                      for u in truth)
 
 
 def read_labels(path, classes: list[str]) -> list[Utterance]:
     """Ground truth written by :func:`write_labels` (labels must be the card's classes)."""
-    from pathlib import Path
+    import csv
 
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ScnnError(f"{path}: labels must be a regular file")
     try:
-        rows = path.read_text().splitlines()
+        rows = list(csv.reader(path.read_text().splitlines()))
     except OSError as err:
         raise ScnnError(f"{path}: cannot read labels ({err.strerror or err})") from None
-    except UnicodeDecodeError:
-        raise ScnnError(f"{path}: not a labels CSV (binary content)") from None
-    if not rows or rows[0].split(",")[:3] != ["onset_s", "offset_s", "label"]:
+    except (UnicodeDecodeError, csv.Error):
+        raise ScnnError(f"{path}: not a labels CSV (binary or malformed content)") from None
+    if not rows or rows[0][:3] != ["onset_s", "offset_s", "label"]:
         raise ScnnError(f"{path}: labels must be CSV with the header onset_s,offset_s,label")
     out = []
-    for n, row in enumerate(rows[1:], start=2):
-        cells = row.split(",")
+    for n, cells in enumerate(rows[1:], start=2):
         try:
             onset, offset = float(cells[0]), float(cells[1])
         except (ValueError, IndexError):
@@ -525,14 +529,18 @@ def margins(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def detect(v: np.ndarray, card: dict, threshold: int | None = None,
-           release: float = 0.5) -> list[Detection]:
-    """Words in a stream from its readout v (classes, chip steps): an event starts when
-    the margin reaches ``threshold`` (default: the card's calibrated one) and ends when it
-    falls below ``release * threshold``; each event is one detection."""
+           release: float | None = None, drop: float | None = None) -> list[Detection]:
+    """Words in a stream from its readout v (classes, chip steps). An event starts when
+    the margin (top-1 minus top-2 v) reaches ``threshold``; it ends when the margin falls
+    below ``release * threshold`` or below ``drop`` times the event's largest margin (a
+    dip between two words), or when another class leads by ``threshold`` (the next
+    word); each event is one detection. Defaults: the card's calibrated detector."""
     det = card["stream"]["detector"]
     threshold = det.get("threshold") if threshold is None else threshold
     if threshold is None:
         raise ScnnError("the model card has no calibrated detector threshold; pass one")
+    release = det.get("release", 0.5) if release is None else release
+    drop = det.get("drop", 0.0) if drop is None else drop
     lead, margin = margins(v)
     k, lat = card["drive"]["steps_per_frame"], card["stream"]["latency_steps"]
     frame_s = card["stream"]["frame_seconds"]
@@ -540,16 +548,17 @@ def detect(v: np.ndarray, card: dict, threshold: int | None = None,
     def when(step: int) -> float:
         return max(step - lat, 0) // k * frame_s
 
-    out, start, best = [], None, None
+    out, start, best = [], None, 0
     for t in range(margin.shape[0]):
-        if start is None and margin[t] >= threshold:
-            start, best = t, t
-        elif start is not None:
-            if margin[t] > margin[best]:
-                best = t
-            if margin[t] < release * threshold:
+        if start is not None:
+            other = lead[t] != lead[best] and margin[t] >= threshold
+            if other or margin[t] < max(release * threshold, drop * margin[best]):
                 out.append(Detection(when(start), int(lead[best]), int(margin[best]), when(best)))
                 start = None
+            elif margin[t] > margin[best]:
+                best = t
+        if start is None and margin[t] >= threshold:
+            start, best = t, t
     if start is not None:
         out.append(Detection(when(start), int(lead[best]), int(margin[best]), when(best)))
     return out
@@ -575,21 +584,28 @@ def score_detections(dets: list[Detection], truth: list[Utterance],
             "tolerance_s": tolerance}
 
 
+DROPS = (0.0, 0.3, 0.5, 0.7)  # candidate dips (fraction of an event's peak) that end it
+
+
 def calibrate_threshold(v: np.ndarray, card: dict, truth: list[Utterance],
                         tolerance: float = 0.5, candidates: int = 64) -> dict:
-    """The detector threshold with the best F1 on a recording (of training clips): the
-    middle one of the candidates (quantiles of the positive margins) that reach it."""
+    """The detector (threshold, drop) with the best F1 on a recording (of training clips):
+    thresholds from quantiles of the positive margins, drops from ``DROPS``; of the
+    candidates that reach the best F1, the middle threshold of the first drop that does
+    (the least fragile choice)."""
     _, margin = margins(v)
+    if not (margin > 0).any():
+        raise ScnnError("the readout never leads by a positive margin: nothing to calibrate")
     grid = np.unique(np.quantile(margin[margin > 0], np.linspace(0.5, 0.999, candidates))
                      .round().astype(np.int64))
-    scored = [(int(th), score_detections(detect(v, card, int(th)), truth, tolerance))
-              for th in grid]
-    if not scored:
-        raise ScnnError("the readout never leads by a positive margin: nothing to calibrate")
-    top = max(sc["f1"] for _, sc in scored)
-    plateau = [row for row in scored if row[1]["f1"] == top]
-    best = plateau[len(plateau) // 2]  # the middle of the best thresholds: least fragile
-    return {"threshold": best[0], "release": 0.5, "calibration": best[1]}
+    scored = [(int(th), drop, score_detections(detect(v, card, int(th), 0.5, drop), truth,
+                                               tolerance))
+              for drop in DROPS for th in grid]
+    top = max(sc["f1"] for *_, sc in scored)
+    drop = next(d for _, d, sc in scored if sc["f1"] == top)
+    plateau = [row for row in scored if row[1] == drop and row[2]["f1"] == top]
+    th, drop, sc = plateau[len(plateau) // 2]
+    return {"threshold": th, "release": 0.5, "drop": drop, "calibration": sc}
 
 
 def stream_input(card: dict, wave: np.ndarray) -> np.ndarray:
@@ -610,10 +626,100 @@ def run_recording(net, card: dict, wave: np.ndarray, backend: str = "fast") -> n
     return res[f"layer{layer}/v"]
 
 
+def _card_value(card: dict, key: str, where) -> object:
+    value = card
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ScnnError(f"{where}: model card has no {key!r}")
+        value = value[part]
+    return value
+
+
+def _card_int(card: dict, key: str, where, lo: int, hi: int) -> int:
+    value = _card_value(card, key, where)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ScnnError(f"{where}: model card {key!r} must be an integer in [{lo}, {hi}], "
+                        f"got {value!r:.40}")
+    return value
+
+
+def _card_numbers(card: dict, key: str, where, n: int, positive: bool = False) -> None:
+    value = _card_value(card, key, where)
+    ok = isinstance(value, list) and len(value) == n and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+        and (x > 0 or not positive) for x in value)
+    if not ok:
+        raise ScnnError(f"{where}: model card {key!r} must be {n} finite numbers"
+                        f"{' > 0' if positive else ''}")
+
+
+def card_message_bits(card: dict, where) -> int:
+    """The card's ``input_message_bits`` (the netx loader argument), checked."""
+    return _card_int(card, "input_message_bits", where, 1, 32)
+
+
+def check_stream_card(card: dict, net, where) -> None:
+    """Every value a streamed card gives the host (front end, normalisation, drive, steps,
+    readout, detector) has its type and range and fits the network it sits beside."""
+    if len(net.layers) < 1 or net.layers[0].kind != "dense" or not net.input_message_bits:
+        raise ScnnError(f"{where}: a streamed card needs a network whose first layer is a "
+                        "dense synapse taking graded input")
+    feats = _card_value(card, "features", where)
+    try:
+        fcfg = FeatureConfig.from_dict(feats)
+    except (TypeError, ScnnError) as err:
+        raise ScnnError(f"{where}: model card 'features': {err}") from None
+    if fcfg.kind != "logmel" or fcfg.n_mels != net.input_shape[0]:
+        raise ScnnError(f"{where}: model card 'features' must be log-mel with "
+                        f"{net.input_shape[0]} bands (the network's input)")
+    if not (isinstance(fcfg.sample_rate, int) and 1000 <= fcfg.sample_rate <= 192000
+            and 16 <= fcfg.n_fft <= 8192 and 1 <= fcfg.hop_length <= fcfg.n_fft):
+        raise ScnnError(f"{where}: model card 'features': sample_rate, n_fft or hop_length "
+                        "outside any front end this project writes")
+    n = fcfg.n_mels
+    _card_numbers(card, "normalization.mean", where, n)
+    _card_numbers(card, "normalization.std", where, n, positive=True)
+    bits = card_message_bits(card, where)
+    k = _card_int(card, "drive.steps_per_frame", where, 1, 16)
+    _card_int(card, "drive.max", where, 1, (1 << (bits - 1)) - 1)
+    _card_numbers(card, "drive.gain", where, n)
+    _card_numbers(card, "drive.offset", where, n)
+    n_syn = len(net.layers)
+    _card_int(card, "synapse_layers", where, n_syn, n_syn)
+    _card_int(card, "stream.latency_steps", where, n_syn, n_syn)
+    steps = _card_int(card, "steps", where, fcfg.n_frames * k, fcfg.n_frames * k)
+    _card_int(card, "run_steps", where, steps + n_syn, steps + n_syn)
+    _card_int(card, "readout.layer", where, n_syn - 1, n_syn - 1)
+    classes = _card_value(card, "classes", where)
+    n_out = net.layers[-1].shape[0]
+    if not (isinstance(classes, list) and len(classes) == n_out and
+            all(isinstance(c, str) and c for c in classes)):
+        raise ScnnError(f"{where}: model card 'classes' must be {n_out} names (the readout's "
+                        "neurons)")
+    frame = _card_value(card, "stream.frame_seconds", where)
+    if not (isinstance(frame, (int, float)) and
+            math.isclose(frame, fcfg.hop_length / fcfg.sample_rate, rel_tol=1e-9)):
+        raise ScnnError(f"{where}: model card 'stream.frame_seconds' must be hop_length / "
+                        f"sample_rate = {fcfg.hop_length / fcfg.sample_rate:g}")
+    det = _card_value(card, "stream.detector", where)
+    if not isinstance(det, dict):
+        raise ScnnError(f"{where}: model card 'stream.detector' must be an object")
+    if det.get("threshold") is not None:
+        _card_int(card, "stream.detector.threshold", where, 1, 1 << 31)
+    for key, lo, hi in (("release", 0.0, 1.0), ("drop", 0.0, 1.0)):
+        value = det.get(key, lo if key == "drop" else 0.5)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not lo <= value <= hi:
+            raise ScnnError(f"{where}: model card 'stream.detector.{key}' must be a number in "
+                            f"[{lo:g}, {hi:g}]")
+
+
 def load_stream_net(net_path):
     """(network, card) of a streamed NET.net; refuses networks of other drive kinds."""
     from scnn.export import drive_kind, load_card, read_card_net
 
+    if not Path(net_path).is_file():
+        raise ScnnError(f"{net_path}: no such network file")
     card = load_card(net_path)
     kind = drive_kind(card)
     if kind != "stream":
@@ -622,23 +728,40 @@ def load_stream_net(net_path):
     return read_card_net(net_path, card), card
 
 
-def stream_profile(net, x: np.ndarray, seconds: float, card: dict) -> dict:
-    """Loihi 2 figures of one streamed run, per second of audio and per frame."""
-    from scnn.hw.energy import cost_table
-    from scnn.profile import profile_arrays
+def _mac_uj() -> float:
+    from scnn.hw.energy import COSTS
 
-    rec = profile_arrays(net, x.shape[-1], spikes=x, chips=("loihi2",))[0]
+    return COSTS["horowitz.mac"].value * 1e6
+
+
+def audio_rates(rec: dict, seconds: float, steps: int, card: dict) -> dict:
+    """A Loihi 2 profile of ``steps`` chip steps that stream ``seconds`` of audio, per
+    second of audio and per frame. Static energy twice: while the chip computes (the
+    profile's convention) and for a chip powered through the whole second (real time)."""
+    from scnn.hw.energy import cost_table
+
     e, band = rec["energy_uj"], rec["energy_band_uj"]["dynamic"]
-    step_ms = rec["latency_ms"] / x.shape[-1]
-    awake = cost_table("loihi2").static_power * rec["chips"] * 1e6  # uJ per second powered
+    step_ms = rec["latency_ms"] / steps
+    powered = cost_table("loihi2").static_power * rec["chips"] * 1e6  # uJ per second
     return {"dynamic_uj_per_s": e["dynamic"] / seconds, "static_uj_per_s": e["static"] / seconds,
             "total_uj_per_s": e["total"] / seconds,
-            "static_uj_per_s_powered": awake,
+            "static_uj_per_s_powered": powered,
             "band_uj_per_s": [band[0] / seconds, band[1] / seconds],
             "ms_per_frame": step_ms * card["drive"]["steps_per_frame"],
             "latency_ms": step_ms * card["stream"]["latency_steps"],
             "cores": rec["cores"], "synops_per_s": rec["synops"] / seconds,
-            "spikes_per_s": rec["spikes"] / seconds, "sources": rec["sources"]}
+            "spikes_per_s": rec["spikes"] / seconds,
+            # the same layers as a conventional network, once per frame (Horowitz MACs)
+            "conventional_uj_per_s": rec["neurobench"]["dense_synops"]
+            / card["drive"]["steps_per_frame"] * _mac_uj() / seconds}
+
+
+def stream_profile(net, x: np.ndarray, seconds: float, card: dict) -> dict:
+    """Loihi 2 figures of one streamed run, per second of audio and per frame."""
+    from scnn.profile import profile_arrays
+
+    rec = profile_arrays(net, x.shape[-1], spikes=x, chips=("loihi2",))[0]
+    return {**audio_rates(rec, seconds, x.shape[-1], card), "sources": rec["sources"]}
 
 
 def stream_recording(net_path, wav, labels=None, tolerance: float = 0.5,
@@ -660,6 +783,13 @@ def stream_recording(net_path, wav, labels=None, tolerance: float = 0.5,
     if seconds is not None:
         wave = wave[: int(round(seconds * fcfg.sample_rate))]
     duration = len(wave) / fcfg.sample_rate
+    if len(wave) < fcfg.n_fft:
+        raise ScnnError(f"{wav}: {len(wave)} samples at {fcfg.sample_rate} Hz: a recording "
+                        f"needs at least one analysis window ({fcfg.n_fft} samples)")
+    if truth and seconds is None and max(u.offset for u in truth) > duration + tolerance:
+        raise ScnnError(f"{labels}: utterances run to {max(u.offset for u in truth):.2f} s but "
+                        f"{wav} lasts {duration:.2f} s (the labels of another recording? "
+                        "--seconds streams only the start)")
     x = stream_input(card, wave)
     layer = card["readout"]["layer"]
     from scnn.hweval import backend_simulate

@@ -32,6 +32,10 @@ def check_output(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")
+    if path.exists() and not path.is_file():  # a device or FIFO: a rename would replace it
+        raise OutputError(f"{path}: is not a regular file (a device or FIFO); give a file name")
+    if not path.name or path.name in (".", ".."):
+        raise OutputError(f"{path!s}: give a file name")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -39,6 +43,13 @@ def check_output(path: str | Path) -> Path:
         raise OutputError(f"{path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: {folder} is not writable")
+    try:  # access() says yes to root in /proc and /sys: try a file there
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".scnn-probe-")
+    except OSError as err:
+        raise OutputError(f"{path}: {folder} does not take new files "
+                          f"({err.strerror or err})") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 

@@ -82,7 +82,8 @@ def _spikes(net: Network, spikes: np.ndarray, steps: int) -> tuple[np.ndarray, b
             raise DriveError(f"graded input in [{x.min()}, {x.max()}] outside int32")
         return x.astype(np.int32), batched
     if x.size and not np.isin(x, (0, 1)).all():
-        raise DriveError("input spikes must be 0 or 1 (graded input needs an SDNN input layer)")
+        raise DriveError("input spikes must be 0 or 1 (graded input needs an SDNN input layer, "
+                         "or --input-message-bits for payloads into the first synapse)")
     return x.astype(np.int8), batched
 
 

@@ -98,7 +98,8 @@ def test_cli_defaults_are_the_library_defaults() -> None:
 @pytest.mark.parametrize("out, needle", [
     ("{tmp}", "is a folder; give a file name"),
     ("{tmp}/afile/x.npz", "afile is a file, not a folder"),
-    ("/proc/x.npz", "cannot write there"),
+    ("/proc/x.npz", "/proc does not take new files"),
+    ("/dev/null", "not a regular file"),
 ])
 @pytest.mark.parametrize("command", ["sim", "profile"])
 def test_output_paths_are_checked(lava_gts: Path, tmp_path: Path, out: str, needle: str,

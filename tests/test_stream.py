@@ -245,6 +245,8 @@ def test_cli_trains_streams_and_scores(stream_net: Path, tmp_path: Path) -> None
     assert res.returncode == 0, res.stderr[-2000:]
     prof = json.loads((tmp_path / "p.json").read_text())
     assert prof["chip"] == "loihi2" and prof["energy_uj"]["dynamic"] > 0
+    assert prof["stream"]["dynamic_uj_per_s"] == pytest.approx(prof["energy_uj"]["dynamic"])
+    assert "per second of audio" in res.stdout
 
 
 @pytest.mark.lava
@@ -278,5 +280,54 @@ def test_stream_cli_bad_input(stream_net: Path, tmp_path: Path) -> None:
         (["data", "recording", "--out", str(tmp_path / "r.wav"), "--split", "dev"],
          ("--split", "'dev'")),
     ]
+    import os
+
+    os.mkfifo(tmp_path / "fifo.wav")
+    write_wav(tmp_path / "short.wav", tone(0.01))
+    (tmp_path / "far.csv").write_text("onset_s,offset_s,label\n40,41,0\n")
+    cases += [
+        (["stream", str(stream_net), str(tmp_path / "fifo.wav")], ("fifo.wav", "regular file")),
+        (["stream", str(stream_net), str(tmp_path / "short.wav")], ("short.wav", "256 samples")),
+        (["stream", str(stream_net), str(wav), "--labels", str(tmp_path / "far.csv")],
+         ("far.csv", "41.00 s", "1.50 s")),
+        (["stream", str(stream_net), str(wav), "--json", "/dev/null"], ("/dev/null",
+                                                                       "not a regular file")),
+        (["stream", str(stream_net), str(wav), "--seconds", "inf"], ("--seconds",)),
+        (["stream", str(stream_net), str(wav), "--tolerance", "inf"], ("--tolerance",)),
+        (["stream", str(tmp_path / "none.net"), str(wav)], ("none.net", "no such network")),
+        (["train-stream", "--out", str(tmp_path / "x.net"), "--qat-lr", "nan"], ("--qat-lr",)),
+        (["data", "recording", "--out", str(tmp_path / ".wav")], ("end in .wav",)),
+        (["run", "--net", str(stream_net), "--out", str(tmp_path / "r")],
+         ("--net", "a streamed network")),
+    ]
+    keep = ("a.wav", "fifo.wav", "short.wav", "far.csv")
     for args, needles in cases:
-        assert_bad_input(run_scnn(args, cwd=tmp_path), needles, tmp_path, keep=("a.wav",))
+        assert_bad_input(run_scnn(args, cwd=tmp_path, timeout=120), needles, tmp_path, keep)
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda c: c.pop("stream"), "model card has no 'stream."),
+    (lambda c: c["drive"].update(steps_per_frame=0), "'drive.steps_per_frame' must be an integer"),
+    (lambda c: c["drive"].update(steps_per_frame=1.5), "'drive.steps_per_frame' must be"),
+    (lambda c: c["stream"].update(latency_steps=-3), "'stream.latency_steps'"),
+    (lambda c: c["drive"].update(gain=[float("nan")] * 40), "'drive.gain' must be 40 finite"),
+    (lambda c: c["drive"].update(max=1000000), "'drive.max' must be an integer in [1, 127]"),
+    (lambda c: c.update(classes=["a", "b"]), "'classes' must be 10 names"),
+    (lambda c: c["readout"].update(layer=0), "'readout.layer'"),
+    (lambda c: c["stream"]["detector"].update(threshold=-5), "'stream.detector.threshold'"),
+    (lambda c: c["features"].update(bogus=1), "'features'"),
+    (lambda c: c["normalization"].update(std=[0.0] * 40), "'normalization.std'"),
+    (lambda c: c.update(input_message_bits="8"), "'input_message_bits'"),
+])
+def test_bad_stream_cards_are_refused(stream_net: Path, tmp_path: Path, edit, needle) -> None:
+    import shutil
+
+    net = tmp_path / "c.net"
+    shutil.copy(stream_net, net)
+    card = json.loads(stream_net.with_suffix(".json").read_text())
+    edit(card)
+    net.with_suffix(".json").write_text(json.dumps(card))
+    wav = write_wav(tmp_path / "a.wav", tone(1.5))
+    res = run_scnn(["stream", str(net), str(wav), "--threshold", "5"], cwd=tmp_path)
+    assert_bad_input(res, ("c.json", needle), tmp_path, keep=("a.wav", "c.net", "c.json"))

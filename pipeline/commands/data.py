@@ -101,7 +101,7 @@ def recording(out: Path = typer.Option(..., "--out", help="WAV file to write; it
     from scnn.sim.atomic import atomic_output, check_output
     from scnn.stream import make_recording, write_labels
 
-    if out.suffix.lower() != ".wav":
+    if out.suffix.lower() != ".wav" or len(out.name) <= 4:
         raise ScnnError(f"--out {out}: the recording is a WAV file; its name must end in .wav")
     if split not in SPLITS:
         raise ScnnError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")

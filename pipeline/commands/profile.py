@@ -113,6 +113,12 @@ def profile(
                    f"{energy_text(r, 'dynamic')} + {energy_text(r, 'static')}, "
                    f"{r['latency_ms']:.4g} ms "
                    f"per inference ({r['samples']} samples)")
+        if "stream" in r:
+            st = r["stream"]
+            typer.echo(f"{r['chip']}: streamed, {st['dynamic_uj_per_s']:.4g} uJ dynamic per "
+                       f"second of audio, {st['ms_per_frame']:.3g} ms of chip time per frame "
+                       f"(static for a chip powered all second: "
+                       f"{st['static_uj_per_s_powered']:.4g} uJ)")
     done = {r["chip"] for r in recs}
     if len(done) < len(names):
         graph = read_netx(net, spike_exp=spike_exp, input_message_bits=input_message_bits)

@@ -9,6 +9,7 @@ import typer
 from scnn import defaults
 from scnn.commands.options import ENERGY_CHIP_OPTION, ENERGY_WARMUP_OPTION, ENERGY_WEIGHT_OPTION
 from scnn.defaults import MODEL_NAMES, QAT_EPOCHS
+from scnn.hw.errors import ScnnError
 
 
 def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, "
@@ -46,6 +47,12 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
     energy = {"energy_weight": energy_weight, "energy_chip": energy_chip,
               "energy_warmup": energy_warmup}
     check_energy_options(mcfg, energy_weight, energy_chip)  # before any work
+    if net is not None:
+        from scnn.export import drive_kind, load_card
+
+        if drive_kind(load_card(net)) == "stream":
+            raise ScnnError(f"--net {net}: a streamed network; `scnn run` stages static-input "
+                            "networks (use scnn eval, scnn profile and scnn stream on it)")
     ctx = RunContext(out=out, data=data, features=fcfg, skip_bad=skip_bad, model=mcfg,
                      train=TrainConfig(epochs=epochs, seed=seed, **energy),
                      qat=TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed, **energy),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import typer
@@ -22,15 +23,16 @@ def stream(
     labels: Path = typer.Option(None, "--labels", help="Ground truth CSV (onset_s,offset_s,"
                                 "label; `scnn data recording` writes one): prints precision "
                                 "and recall."),
-    tolerance: float = typer.Option(0.5, "--tolerance", min=0.0, help="Seconds a detection may "
-                                    "lie before an utterance's onset or after its offset."),
+    tolerance: float = typer.Option(0.5, "--tolerance", min=0.0, max=60.0,
+                                    help="Seconds a detection may lie before an utterance's "
+                                    "onset or after its offset."),
     threshold: int = typer.Option(None, "--threshold", min=1, help="Detector threshold on the "
                                   "readout's top-1 minus top-2 v (default: the card's "
                                   "calibrated one)."),
     backend: str = typer.Option("fast", "--backend", help="fast (bit-exact simulator) or lava "
                                 "(Lava's fixed_pt CPU models, slow)."),
-    seconds: float = typer.Option(None, "--seconds", min=0.1, help="Stream only the first "
-                                  "SECONDS of the recording."),
+    seconds: float = typer.Option(None, "--seconds", min=0.1, max=86400.0,
+                                  help="Stream only the first SECONDS of the recording."),
     json_out: Path = typer.Option(None, "--json", help="Write detections, scores and the "
                                   "Loihi 2 profile here."),
     profile: bool = typer.Option(True, "--profile/--no-profile", help="Loihi 2 energy per "
@@ -113,7 +115,8 @@ def train_stream(
     cfg = StreamConfig(hidden=parse_hidden(hidden), steps_per_frame=steps_per_frame, beta=beta,
                        readout_beta=readout_beta, seed=seed)
     tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-    TrainConfig(epochs=qat_epochs, lr=qat_lr, seed=seed)  # validates before the work
+    if not (math.isfinite(qat_lr) and qat_lr > 0):
+        raise ScnnError(f"--qat-lr must be a finite number > 0, got {qat_lr}")
     m = train_stream_net(out, data, cfg, tcfg, qat_epochs, qat_lr)
     card = m["card"]
     exact = card["accuracy"].get("bit_exact")

@@ -42,6 +42,9 @@ def _check_riff(path: Path, raw: bytes) -> None:
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a file as (frames, channels) float32 in [-1, 1] and its sample rate."""
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise AudioError(f"{path}: not a regular file (a device or FIFO): audio is read from "
+                         "files")
     try:
         raw = path.read_bytes()
     except OSError as err:
