@@ -22,14 +22,16 @@ The chip delays each synapse layer by one step, so the readout of chip step
 :class:`StreamLIF` trains in float (surrogate gradients, BPTT); :func:`quantize_stream`
 turns it into :class:`LoihiStream`, the chip's integer dynamics exactly (weights on the
 even 8-bit grid, graded input in [-127, 127], u and v as Lava's ``PyLifModelBitAcc``),
-fine-tuned with straight-through gradients (:func:`finetune_stream`);
-:func:`stream_network` is the network the chip runs (test: equal to sim.fast bit for
-bit). :func:`stream_card` is the model card (drive kind ``stream``).
+fine-tuned with straight-through gradients (:func:`fit_stream`; ``scnn train-stream``
+is :func:`train_stream_net`); :func:`stream_network` is the network the chip runs
+(test: equal to sim.fast bit for bit). :func:`stream_card` is the model card (drive
+kind ``stream``).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,13 +108,6 @@ class StreamConfig:
         d = dict(d)
         d["hidden"] = tuple(d["hidden"])
         return cls(**d)
-
-
-def check_front_end(fcfg: FeatureConfig) -> None:
-    """Streams need frame-local features: log-mel (the MFCC's dB floor is per clip)."""
-    if fcfg.kind != "logmel":
-        raise ScnnError(f"a streamed network needs the logmel front end (frame-local); "
-                        f"{fcfg.kind}'s 80 dB floor is relative to each clip's loudest frame")
 
 
 def frames(x: torch.Tensor) -> torch.Tensor:
@@ -823,8 +818,6 @@ def train_stream_net(out, data, cfg: StreamConfig, tcfg,
     """``scnn train-stream``: train, quantise and fine-tune a streamed network, measure it
     bit-exactly on the test split (sim.fast), calibrate its detector on a recording of
     training clips, then write OUT.net and its model card (nothing before the end)."""
-    from pathlib import Path
-
     from scnn.data.datasets import open_dataset
     from scnn.data.fetch import resolve_data
     from scnn.export import card_path
@@ -876,8 +869,6 @@ def train_stream_net(out, data, cfg: StreamConfig, tcfg,
          "seed": tcfg.seed})
     card["training"] = {"epochs": tcfg.epochs, "qat_epochs": qat_epochs, "seed": tcfg.seed,
                         "lr": tcfg.lr, "qat_lr": qat_lr, "limits": metrics["limits"]}
-    import json
-
     write_netx(net, out)
     with atomic_output(card_path(out)) as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
