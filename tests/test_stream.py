@@ -273,6 +273,10 @@ def test_stream_cli_bad_input(stream_net: Path, tmp_path: Path) -> None:
         (["train-stream", "--out", str(tmp_path / "x.h5")], ("x.h5", "must end in .net")),
         (["train-stream", "--out", str(tmp_path / "x.net"), "--hidden", "12,abc"],
          ("--hidden", "'12,abc'")),
+        (["train-stream", "--out", str(tmp_path / "x.net"), "--hidden", "1_0"],
+         ("--hidden", "'1_0'")),
+        (["train-stream", "--out", str(tmp_path / "x.net"), "--hidden", "+8,8"],
+         ("--hidden", "'+8,8'")),
         (["train-stream", "--out", str(tmp_path / "x.net"), "--beta", "0"], ("beta", "(0, 1]")),
         (["data", "recording", "--out", str(tmp_path / "r.mp3")], ("r.mp3", "end in .wav")),
         (["data", "recording", "--out", str(tmp_path / "r.wav"), "--gap", "2:1"],
@@ -331,3 +335,13 @@ def test_bad_stream_cards_are_refused(stream_net: Path, tmp_path: Path, edit, ne
     wav = write_wav(tmp_path / "a.wav", tone(1.5))
     res = run_scnn(["stream", str(net), str(wav), "--threshold", "5"], cwd=tmp_path)
     assert_bad_input(res, ("c.json", needle), tmp_path, keep=("a.wav", "c.net", "c.json"))
+
+
+def test_parse_hidden_takes_spaced_sizes_only_as_plain_digits():
+    from scnn.commands.stream import parse_hidden
+
+    assert parse_hidden("256, 128") == (256, 128)
+    assert parse_hidden(" 8") == (8,)
+    for bad in ("", "8,", "0", "4097", "\u0668", "1e2", ",".join(["4"] * 9)):
+        with pytest.raises(ScnnError, match="--hidden"):
+            parse_hidden(bad)

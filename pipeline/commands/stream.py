@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import typer
@@ -75,10 +76,10 @@ def stream(
 
 def parse_hidden(text: str) -> tuple[int, ...]:
     """``256,256`` -> (256, 256): hidden layer sizes, each in 1..4096."""
-    try:
-        sizes = tuple(int(p) for p in text.split(","))
-    except ValueError:
-        sizes = ()
+    parts = [p.strip() for p in text.split(",")]
+    # plain decimal digits only: int() would also take '+8', '1_0' and non-ASCII digits
+    sizes = tuple(int(p) for p in parts) if all(re.fullmatch(r"[0-9]+", p, re.ASCII)
+                                                  for p in parts) else ()
     if not sizes or not all(1 <= n <= 4096 for n in sizes) or len(sizes) > 8:
         raise ScnnError(f"--hidden {text!r}: expected 1 to 8 comma-separated layer sizes in "
                         "1..4096 (e.g. 256,256)")
