@@ -1,22 +1,25 @@
-"""Streamed LIF networks on FSDD: bit-exact clip accuracy, Loihi 2 energy per clip and per
+"""Streamed LIF or SDNN networks on FSDD: bit-exact clip accuracy, Loihi 2 energy per clip and per
 second of audio, and detection of the digits in a 30 s recording, beside the rate-coded
 reference network (netx_exports/fsdd_scnn.net) measured in the same run.
 
 Usage (from the repository root, after `make venv`):
 
     SCNN_DATA=../shared/data/fsdd .venv/bin/python bench/bench_stream.py \
-        [--seeds 0 1 2] [--hidden 256,256] [--beta 0.95] [--readout-beta 0.97] \
-        [--epochs 80] [--qat-epochs 3] [--seconds 30] [--lava-seconds 6] [--out runs/bench-stream]
+        [--neuron lif|sdnn] [--seeds 0 1 2] [--hidden 256,256 (lif) | 512,256 (sdnn)] \
+        [--beta 0.95] [--readout-beta 0.97] [--leak-shift 4] [--sdnn-threshold 0.1] \
+        [--epochs 80] [--qat-epochs 3 (lif) | 40 (sdnn)] [--seconds 30] [--lava-seconds 6] \
+        [--out runs/bench-stream]
 
-Per seed: ``scnn train-stream`` (``scnn.stream.train_stream_net``: float training,
-Loihi-exact fine-tuning, detector calibrated on a 120 s recording of training clips)
-writes OUT/stream_s<seed>.net; its bit-exact accuracy on all 300 test clips (sim.fast,
-one clip per run, frames fed as time); a Loihi 2 profile over the same clips (per 1 s
-clip); then ``scnn data recording`` of the test split (``--seconds``, gaps 0.5-1.0 s,
-seed = the seed) streamed through the network (``scnn stream``: precision and recall,
-tolerance 0.5 s; Loihi 2 energy per second of audio), and its first ``--lava-seconds``
-in Lava (netx loads the file): the readout must equal the fast simulator's at every
-step. The baseline: the committed rate-coded LIF network profiled over the same 300
+Per seed: ``scnn train-stream [--neuron sdnn]`` (``scnn.stream.train_stream_net``: float
+training, fine-tuning as the chip computes, detector calibrated on a 120 s recording of
+training clips) writes OUT/stream_s<seed>.net (OUT/stream_sdnn_s<seed>.net); its
+bit-exact accuracy on all 300 test clips (sim.fast, frames fed as time); a Loihi 2
+profile over the same clips (per 1 s clip); then ``scnn data recording`` of the test
+split (``--seconds``, gaps 0.5-1.0 s, seed = the seed) streamed through the network
+(``scnn stream``: precision and recall, tolerance 0.5 s; Loihi 2 energy per second of
+audio), and its first ``--lava-seconds`` in Lava (netx loads the file): the readout
+must equal the fast simulator's at every step. The baseline: the committed rate-coded
+LIF network profiled over the same 300
 clips. Prints one line per network, then mean +- sd over seeds; writes OUT/summary.json.
 """
 
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scnn import defaults
 from scnn.commands.stream import parse_hidden
 from scnn.defaults import STREAM_EPOCHS
 from scnn.export import load_card
@@ -44,6 +48,7 @@ from scnn.stream import (
     train_stream_net,
     write_labels,
 )
+from scnn.stream_sdnn import StreamSDNNConfig
 from scnn.train import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,17 +78,48 @@ def test_recording(data: Path | None, seconds: float, seed: int, folder: Path):
     return wav
 
 
+def record_score(net: Path, st: dict, seconds: float, seed: int) -> None:
+    """The test recording's score and streamed energy into NET's card
+    (``stream.test_recording``; tests/test_reference_export.py re-measures it)."""
+    from scnn.export import card_path
+    from scnn.sdnn import write_card
+
+    card = load_card(net)
+    card["stream"]["test_recording"] = {
+        "how": f"scnn data recording --split test --seconds {seconds:g} --gap 0.5:1.0 --seed "
+               f"{seed}; scnn stream NET R.wav --labels R.csv (fast, tolerance 0.5 s)",
+        **{k: st["score"][k] for k in ("precision", "recall", "correct", "utterances",
+                                       "detections")},
+        "dynamic_uj_per_s": st["profile"]["dynamic_uj_per_s"],
+        "ms_per_frame": st["profile"]["ms_per_frame"]}
+    assert card_path(net).exists()
+    write_card(net, card)
+
+
 def measure(args, seed: int) -> dict:
     t0 = time.perf_counter()
-    out = args.out / f"stream_s{seed}.net"
-    cfg = StreamConfig(hidden=parse_hidden(args.hidden), steps_per_frame=args.steps_per_frame,
-                       beta=args.beta, readout_beta=args.readout_beta, seed=seed)
+    if args.neuron == "lif":
+        out = args.out / f"stream_s{seed}.net"
+        cfg = StreamConfig(hidden=parse_hidden(args.hidden or "256,256"),
+                           steps_per_frame=args.steps_per_frame, beta=args.beta,
+                           readout_beta=args.readout_beta, seed=seed)
+    else:
+        out = args.out / f"stream_sdnn_s{seed}.net"
+        cfg = StreamSDNNConfig(hidden=parse_hidden(args.hidden or "512,256"),
+                               steps_per_frame=args.steps_per_frame,
+                               leak_shift=args.leak_shift, threshold=args.sdnn_threshold,
+                               seed=seed)
+    if args.qat_epochs is None:
+        args.qat_epochs = (defaults.STREAM_QAT_EPOCHS if args.neuron == "lif"
+                           else defaults.STREAM_SDNN_QAT_EPOCHS)
+    qat_lr = defaults.STREAM_QAT_LR if args.neuron == "lif" else defaults.STREAM_SDNN_QAT_LR
     m = train_stream_net(out, args.data, cfg, TrainConfig(epochs=args.epochs, seed=seed),
-                         args.qat_epochs, progress=False)
+                         args.qat_epochs, qat_lr, progress=False)
     card = m["card"]
     prof = clip_profile(out, args.data)
     wav = test_recording(args.data, args.seconds, seed, args.out)
     st = stream_recording(out, wav, wav.with_suffix(".csv"))
+    record_score(out, st, args.seconds, seed)
     net, card = load_stream_net(out)
     from scnn.data.audio import load_audio
 
@@ -117,12 +153,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--hidden", default="256,256")
+    ap.add_argument("--neuron", choices=("lif", "sdnn"), default="lif")
+    ap.add_argument("--hidden", default=None)
     ap.add_argument("--beta", type=float, default=0.95)
     ap.add_argument("--readout-beta", type=float, default=0.97)
+    ap.add_argument("--leak-shift", type=int, default=defaults.STREAM_SDNN_LEAK_SHIFT)
+    ap.add_argument("--sdnn-threshold", type=float, default=defaults.STREAM_SDNN_THRESHOLD)
     ap.add_argument("--steps-per-frame", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=STREAM_EPOCHS)
-    ap.add_argument("--qat-epochs", type=int, default=3)
+    ap.add_argument("--qat-epochs", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--lava-seconds", type=float, default=6.0)
     ap.add_argument("--out", type=Path, default=Path("runs/bench-stream"))

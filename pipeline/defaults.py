@@ -33,6 +33,11 @@ SDNN_RETRAIN_LR = 0.05
 STREAM_EPOCHS = 80
 STREAM_QAT_EPOCHS = 3
 STREAM_QAT_LR = 0.05
+STREAM_SDNN_QAT_EPOCHS = 40  # float training through the sigma-delta deadbands
+STREAM_SDNN_QAT_LR = 1e-3
+STREAM_SDNN_LEAK_SHIFT = 4  # host readout beta = 1 - 2**-4 = 0.9375
+LEAK_SHIFT_MAX = 15
+STREAM_SDNN_THRESHOLD = 0.1  # fraction of a layer's activation scale
 # scnn.runner.STAGES, in order
 STAGE_NAMES = ("data", "features", "train", "qat", "export", "simulate", "lava", "profile",
                "report")

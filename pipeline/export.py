@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scnn.defaults import LEAK_SHIFT_MAX
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hw.errors import ScnnError
 from scnn.hw.quantize import to_network
@@ -170,6 +171,35 @@ def readout_state(card: dict) -> str:
     return state
 
 
+def readout_leak(card: dict) -> int | None:
+    """The host's leak shift over a sigma readout (streamed SDNN cards), else None."""
+    leak = card["readout"].get("leak_shift")
+    if leak is None:
+        return None
+    if isinstance(leak, bool) or not isinstance(leak, int) or not 0 <= leak <= LEAK_SHIFT_MAX:
+        raise ScnnError(f"model card 'readout.leak_shift' must be an integer in "
+                        f"[0, {LEAK_SHIFT_MAX}], got {leak!r:.40}")
+    if readout_state(card) != "sigma":
+        raise ScnnError("model card 'readout.leak_shift' applies to a sigma readout only")
+    return leak
+
+
+def readout_signal(card: dict, x: np.ndarray) -> np.ndarray:
+    """The readout layer's recorded state (..., steps) -> what the card's readout rule
+    decides on (int64): the state itself, or with ``leak_shift`` the host's leaky
+    average ``y[t] = y[t-1] + ((x[t] - y[t-1]) >> leak_shift)``, ``y[-1] = 0``."""
+    x = np.asarray(x).astype(np.int64)
+    leak = readout_leak(card)
+    if leak is None:
+        return x
+    y = np.zeros_like(x)
+    acc = np.zeros(x.shape[:-1], np.int64)
+    for t in range(x.shape[-1]):
+        acc = acc + ((x[..., t] - acc) >> leak)
+        y[..., t] = acc
+    return y
+
+
 def card_drive(card: dict, feats: torch.Tensor) -> np.ndarray:
     """Raw features (batch, C, F, N) -> the input drive in Lava order (batch, N, F, C'):
     bias mantissas (``bias`` cards) or graded input integers (``graded`` cards, clamped
@@ -195,7 +225,13 @@ def read_card_net(net_path: Path, card: dict) -> Network:
     from scnn.stream import card_message_bits, check_stream_card
 
     where = card_path(net_path)
-    net = read_netx(net_path, input_message_bits=card_message_bits(card, where))
+    bits = card_message_bits(card, where)
+    net = read_netx(net_path)
+    try:
+        net = Network(net.layers, net.input_shape, bits)
+    except ScnnError as err:
+        raise ScnnError(f"{where}: model card 'input_message_bits' {bits} does not fit "
+                        f"{net_path}: {err}") from None
     check_stream_card(card, net, where)
     return net
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scnn.export import card_inputs, load_card, read_card_net, readout_state
+from scnn.export import card_inputs, load_card, read_card_net, readout_signal, readout_state
 from scnn.features import FeatureConfig
 from scnn.hw.errors import ScnnError
 from scnn.train import accuracy_report, load_features
@@ -45,7 +45,8 @@ def spread(n: int, limit: int | None) -> np.ndarray:
 def predict_netx(net, card: dict, feats: torch.Tensor, backend: str = "fast",
                  batch: int = 64, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(predictions (n,), readout values (n, classes)) for raw features (n, C, F, N): the
-    readout layer's ``v`` (LIF cards) or ``sigma`` (SDNN cards) after the last step."""
+    readout layer's ``v`` (LIF cards) or ``sigma`` (SDNN cards; streamed ones through the
+    host's leaky average, ``scnn.export.readout_signal``) after the last step."""
     from tqdm import tqdm
 
     simulate = backend_simulate(backend)
@@ -56,7 +57,7 @@ def predict_netx(net, card: dict, feats: torch.Tensor, backend: str = "fast",
                   disable=None if progress else True, leave=False):
         res = simulate(net, card["run_steps"], **card_inputs(card, feats[i : i + step]),
                        record=(state,), layers=(layer,))
-        volts.append(res[f"layer{layer}/{state}"][..., -1])
+        volts.append(readout_signal(card, res[f"layer{layer}/{state}"])[..., -1])
     v = np.concatenate(volts).astype(np.int64)
     return v.argmax(axis=1), v
 

@@ -55,6 +55,20 @@ READOUT_LIMIT = 1 << 22  # |v| budget of the readout: v clips at 2**23, just abo
 INPUT_PERCENTILE = 99.9  # of |gain * z + offset| over the training frames -> 127
 
 
+def check_stream_shape(cfg) -> None:
+    """The sizes every streamed model config shares (bands, frames, classes, steps per
+    frame, hidden layers) have their types and ranges."""
+    for name in ("n_in", "n_frames", "n_classes", "steps_per_frame"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ScnnError(f"stream model {name} must be an integer >= 1, got {value!r}")
+    if not 1 <= cfg.steps_per_frame <= 16:
+        raise ScnnError(f"steps per frame must be in 1..16, got {cfg.steps_per_frame}")
+    if not cfg.hidden or any(isinstance(n, bool) or not isinstance(n, int) or not
+                             1 <= n <= 4096 for n in cfg.hidden):
+        raise ScnnError(f"hidden layer sizes must be integers in 1..4096, got {cfg.hidden}")
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     """A streamed LIF network: ``n_in`` bands -> hidden LIF layers -> leaky readout."""
@@ -73,15 +87,7 @@ class StreamConfig:
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("n_in", "n_frames", "n_classes", "steps_per_frame"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ScnnError(f"stream model {name} must be an integer >= 1, got {value!r}")
-        if not 1 <= self.steps_per_frame <= 16:
-            raise ScnnError(f"steps per frame must be in 1..16, got {self.steps_per_frame}")
-        if not self.hidden or any(isinstance(n, bool) or not isinstance(n, int) or not
-                                  1 <= n <= 4096 for n in self.hidden):
-            raise ScnnError(f"hidden layer sizes must be integers in 1..4096, got {self.hidden}")
+        check_stream_shape(self)
         for name in ("beta", "readout_beta"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 < value <= 1.0):
@@ -375,9 +381,10 @@ def stream_spikes(card: dict, xin: np.ndarray, tail: bool = True) -> np.ndarray:
 def fit_stream(cfg: StreamConfig, tcfg, tensors: dict,
                qat_epochs: int = defaults.STREAM_QAT_EPOCHS,
                qat_lr: float = defaults.STREAM_QAT_LR,
-               progress: bool = True) -> tuple[LoihiStream, dict]:
+               progress: bool = True, on_epoch=None) -> tuple[LoihiStream, dict]:
     """Train the float model, quantise it, fine-tune the integer model (kept only when
-    its training accuracy is higher, as ``scnn.qat``); returns it with the metrics."""
+    its training accuracy is higher, as ``scnn.qat``); returns it with the metrics.
+    ``on_epoch``: called with each float training epoch's row (``scnn.train.fit``)."""
     from dataclasses import replace
 
     from scnn.train import accuracy, fit, set_determinism
@@ -388,7 +395,7 @@ def fit_stream(cfg: StreamConfig, tcfg, tensors: dict,
     set_determinism(tcfg.seed, tcfg.threads)
     model = StreamLIF(cfg)
     train, test = tensors["train"], tensors.get("test")
-    rows = fit(model, tcfg, train, test, progress)
+    rows = fit(model, tcfg, train, test, progress, on_epoch)
     metrics: dict = {"model": cfg.name, "seed": tcfg.seed, "epochs": tcfg.epochs,
                      "qat_epochs": qat_epochs, "float_train_curve": rows}
     if test is not None:
@@ -612,13 +619,20 @@ def stream_input(card: dict, wave: np.ndarray) -> np.ndarray:
 
 
 def run_recording(net, card: dict, wave: np.ndarray, backend: str = "fast") -> np.ndarray:
-    """The readout v (classes, steps) of a recording streamed through the network."""
+    """The detector's signal (classes, steps) of a recording streamed through the network."""
+    return readout_trace(net, card, stream_input(card, wave), backend)
+
+
+def readout_trace(net, card: dict, x: np.ndarray, backend: str = "fast") -> np.ndarray:
+    """What the detector reads (classes, steps) for the chip input ``x`` (F, steps): the
+    readout layer's v (LIF) or the host's leaky average of its sigma (SDNN)."""
+    from scnn.export import readout_signal, readout_state
     from scnn.hweval import backend_simulate
 
-    x = stream_input(card, wave)
-    layer = card["readout"]["layer"]
-    res = backend_simulate(backend)(net, x.shape[-1], spikes=x, record=("v",), layers=(layer,))
-    return res[f"layer{layer}/v"]
+    layer, state = card["readout"]["layer"], readout_state(card)
+    res = backend_simulate(backend)(net, x.shape[-1], spikes=x, record=(state,),
+                                    layers=(layer,))
+    return readout_signal(card, res[f"layer{layer}/{state}"])
 
 
 def _card_value(card: dict, key: str, where) -> object:
@@ -649,16 +663,36 @@ def _card_numbers(card: dict, key: str, where, n: int, positive: bool = False) -
 
 
 def card_message_bits(card: dict, where) -> int:
-    """The card's ``input_message_bits`` (the netx loader argument), checked."""
-    return _card_int(card, "input_message_bits", where, 1, 32)
+    """The card's ``input_message_bits`` (the netx loader argument), checked: 1..32 into
+    a first synapse, 0 when the network's input layer has Delta encoders."""
+    return _card_int(card, "input_message_bits", where, 0, 32)
+
+
+def stream_kind(net) -> str:
+    """``lif`` (graded input into a first dense synapse, a leaky LIF readout) or ``sdnn``
+    (an input layer of Delta encoders, sigma-delta layers, a Sigma readout); else ''."""
+    from scnn.sim.network import Delta, Input, Sigma
+
+    first, last = net.layers[0], net.layers[-1]
+    if first.kind == "dense" and net.input_message_bits:
+        return "lif"
+    if isinstance(first, Input) and isinstance(first.neuron, Delta) and \
+            len(net.layers) > 1 and all(layer.kind == "dense" for layer in net.layers[1:]) \
+            and isinstance(last.neuron, Sigma):
+        return "sdnn"
+    return ""
 
 
 def check_stream_card(card: dict, net, where) -> None:
     """Every value a streamed card gives the host (front end, normalisation, drive, steps,
     readout, detector) has its type and range and fits the network it sits beside."""
-    if len(net.layers) < 1 or net.layers[0].kind != "dense" or not net.input_message_bits:
+    from scnn.export import readout_leak, readout_state
+
+    kind = stream_kind(net)
+    if not kind:
         raise ScnnError(f"{where}: a streamed card needs a network whose first layer is a "
-                        "dense synapse taking graded input")
+                        "dense synapse taking graded input, or an input layer of Delta "
+                        "encoders before dense layers into a Sigma readout")
     feats = _card_value(card, "features", where)
     try:
         fcfg = FeatureConfig.from_dict(feats)
@@ -674,17 +708,35 @@ def check_stream_card(card: dict, net, where) -> None:
     n = fcfg.n_mels
     _card_numbers(card, "normalization.mean", where, n)
     _card_numbers(card, "normalization.std", where, n, positive=True)
-    bits = card_message_bits(card, where)
     k = _card_int(card, "drive.steps_per_frame", where, 1, 16)
-    _card_int(card, "drive.max", where, 1, (1 << (bits - 1)) - 1)
+    if kind == "lif":
+        bits = card_message_bits(card, where)
+        _card_int(card, "drive.max", where, 1, (1 << (bits - 1)) - 1)
+        n_syn = len(net.layers)
+    else:
+        delta = net.layers[0].neuron
+        # a frame-to-frame change of up to 2 max, << spike_exp, must fit the payload
+        top = ((1 << (delta.message_bits - 1)) - 1) >> (delta.spike_exp + 1)
+        _card_int(card, "drive.max", where, 1, top)
+        n_syn = len(net.layers) - 1
+    if not isinstance(_card_value(card, "readout", where), dict):
+        raise ScnnError(f"{where}: model card 'readout' must be an object")
+    try:
+        state, leak = readout_state(card), readout_leak(card)
+    except ScnnError as err:
+        raise ScnnError(f"{where}: {err}") from None
+    if state != ("v" if kind == "lif" else "sigma") or (leak is None) != (kind == "lif"):
+        raise ScnnError(f"{where}: model card 'readout' must read "
+                        + ("'v' (a LIF readout)" if kind == "lif" else
+                           "'sigma' with a 'leak_shift' (a Sigma readout)"))
     _card_numbers(card, "drive.gain", where, n)
     _card_numbers(card, "drive.offset", where, n)
-    n_syn = len(net.layers)
     _card_int(card, "synapse_layers", where, n_syn, n_syn)
     _card_int(card, "stream.latency_steps", where, n_syn, n_syn)
     steps = _card_int(card, "steps", where, fcfg.n_frames * k, fcfg.n_frames * k)
     _card_int(card, "run_steps", where, steps + n_syn, steps + n_syn)
-    _card_int(card, "readout.layer", where, n_syn - 1, n_syn - 1)
+    last = len(net.layers) - 1
+    _card_int(card, "readout.layer", where, last, last)
     classes = _card_value(card, "classes", where)
     n_out = net.layers[-1].shape[0]
     if not (isinstance(classes, list) and len(classes) == n_out and
@@ -786,12 +838,7 @@ def stream_recording(net_path, wav, labels=None, tolerance: float = 0.5,
                         f"{wav} lasts {duration:.2f} s (the labels of another recording? "
                         "--seconds streams only the start)")
     x = stream_input(card, wave)
-    layer = card["readout"]["layer"]
-    from scnn.hweval import backend_simulate
-
-    v = backend_simulate(backend)(net, x.shape[-1], spikes=x, record=("v",),
-                                  layers=(layer,))[f"layer{layer}/v"]
-    dets = detect(v, card, threshold)
+    dets = detect(readout_trace(net, card, x, backend), card, threshold)
     out = {"network": str(net_path), "recording": str(wav), "backend": backend,
            "seconds": duration, "frames": (x.shape[-1] - card["stream"]["latency_steps"])
            // card["drive"]["steps_per_frame"],
@@ -810,6 +857,25 @@ def stream_recording(net_path, wav, labels=None, tolerance: float = 0.5,
 
 CALIBRATION_SECONDS = 120.0  # training-split recording the detector threshold is fitted on
 CALIBRATION_GAP = (0.5, 1.0)
+
+
+def fit_streamed(cfg, tcfg, tensors: dict, fcfg: FeatureConfig, norm: Normalizer,
+                 classes: list[str], net_name: str, qat_epochs: int, qat_lr: float,
+                 progress: bool = True, on_epoch=None) -> tuple[object, dict, dict]:
+    """(network, model card, metrics) of a streamed network trained on ``tensors``
+    (normalised features): LIF for a :class:`StreamConfig`, sigma-delta for a
+    ``scnn.stream_sdnn.StreamSDNNConfig``; ``tensors["test"]``, if given, is what the
+    training curves and float accuracy are measured on."""
+    if isinstance(cfg, StreamConfig):
+        q, metrics = fit_stream(cfg, tcfg, tensors, qat_epochs, qat_lr, progress, on_epoch)
+        net = stream_network(q)
+        return net, stream_card(q, net, fcfg, norm, classes, net_name), metrics
+    from scnn.stream_sdnn import fit_stream_sdnn, stream_sdnn_card, stream_sdnn_network
+
+    model, plan, ws, bs, metrics = fit_stream_sdnn(cfg, tcfg, tensors, qat_epochs, qat_lr,
+                                                   progress, on_epoch)
+    net = stream_sdnn_network(ws, bs, plan)
+    return net, stream_sdnn_card(model, plan, net, fcfg, norm, classes, net_name), metrics
 
 
 def train_stream_net(out, data, cfg: StreamConfig, tcfg,
@@ -844,11 +910,11 @@ def train_stream_net(out, data, cfg: StreamConfig, tcfg,
         cfg = replace(cfg, n_classes=len(classes), n_in=fcfg.n_mels, n_frames=fcfg.n_frames)
     norm = Normalizer.fit(raw["train"][0])
     tensors = {s: (norm(x), y) for s, (x, y) in raw.items()}
-    q, metrics = fit_stream(cfg, tcfg, tensors, qat_epochs, qat_lr, progress)
-    net = stream_network(q)
-    card = stream_card(q, net, fcfg, norm, classes, out.name)
+    net, card, metrics = fit_streamed(cfg, tcfg, tensors, fcfg, norm, classes, out.name,
+                                      qat_epochs, qat_lr, progress)
     card["accuracy"]["training_run"] = {k: metrics[k] for k in (
-        "float_accuracy", "quantized_accuracy", "exact_accuracy", "kept") if k in metrics}
+        "float_accuracy", "quantized_accuracy", "exact_accuracy", "deadband_accuracy", "kept")
+        if k in metrics}
     if "test" in raw:
         x, y = raw["test"]
         pred, _ = predict_netx(net, card, x, progress=progress)

@@ -20,6 +20,18 @@ A sweep is a TOML file::
     lr = {loguniform = [1e-3, 1e-2]}
     threshold = 1.0              # a scalar: fixed
 
+``family`` (a [space] key like any other; default ``lif_rate``) picks what a trial
+trains, so one sweep can cover the project's families and find the Pareto front over
+them: ``lif_rate`` (the SCNN, its static MFCC map repeated ``steps`` times),
+``sdnn_converted`` (its CNN twin, converted to a sigma-delta network at
+``sdnn_threshold``, ``scnn.sdnn``), ``lif_stream`` and ``sdnn_stream`` (log-mel frames
+fed as time, ``scnn.stream`` / ``scnn.stream_sdnn``; 256-256 and 512-256 hidden units
+times ``width``). ``beta``, ``threshold``, ``steps``, ``slope``, ``weight_percentile``
+and ``energy_weight`` shape ``lif_rate`` trials only; ``sdnn_threshold`` the sigma-delta
+families (default 0.05 converted, 0.1 streamed); ``width``, ``lr`` and ``qat_epochs``
+(default: the family's own) every family; a trial records what it used in
+``params.json``.
+
 Every trial trains on the training split with surrogate gradients, reporting the
 float model's validation accuracy each epoch (ASHA stops the weak ones early); a
 trial that reaches its last epoch is quantised, fine-tuned with the Loihi-exact
@@ -50,7 +62,24 @@ from scnn.models.scnn import SCNN, get_config, with_width
 from scnn.plots import pyplot, save_figure
 
 SPACE_KEYS = ("beta", "threshold", "steps", "slope", "lr", "width", "qat_epochs",
-              "weight_percentile", "energy_weight")
+              "weight_percentile", "energy_weight", "family", "sdnn_threshold")
+FAMILIES = ("lif_rate", "sdnn_converted", "lif_stream", "sdnn_stream")
+STREAMED = ("lif_stream", "sdnn_stream")
+
+
+def space_values(spec) -> list:
+    """Every value a [space] entry can take (a scalar, a list, or a distribution's list)."""
+    if isinstance(spec, list):
+        return spec
+    if isinstance(spec, dict):
+        return list(next(iter(spec.values())))
+    return [spec]
+
+
+def families(space: dict) -> list[str]:
+    """The families a sweep's trials can be, in FAMILIES order."""
+    got = set(space_values(space.get("family", "lif_rate")))
+    return [f for f in FAMILIES if f in got]
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 
 
@@ -92,6 +121,19 @@ class SweepConfig:
                                     f"{', '.join(DISTRIBUTIONS)} = [values]")
             elif isinstance(spec, list) and not spec:
                 raise ScnnError(f"sweep: [space] {key} is an empty list")
+        fam = self.space.get("family")
+        if fam is not None:
+            if isinstance(fam, dict) and next(iter(fam)) not in ("grid", "choice"):
+                raise ScnnError("sweep: [space] family takes a list, grid or choice of "
+                                f"{', '.join(FAMILIES)}")
+            bad = [f for f in space_values(fam) if f not in FAMILIES]
+            if bad:
+                raise ScnnError(f"sweep: [space] family {bad[0]!r}: expected one of "
+                                f"{', '.join(FAMILIES)}")
+        for v in space_values(self.space.get("sdnn_threshold", 0.0)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ScnnError(f"sweep: [space] sdnn_threshold {v!r}: a fraction in [0, 1) "
+                                "of a layer's activation scale")
 
 
 def load_sweep(path: Path) -> SweepConfig:
@@ -149,12 +191,17 @@ def trial_model(sweep: SweepConfig, params: dict, shape: tuple[int, int, int]):
 def _on_chip(run: Path, raw: dict, sweep: SweepConfig) -> dict:
     """Export ``run`` to NetX; bit-exact accuracy on val/test; Loihi 2 profile on val."""
     from scnn.export import export_netx
-    from scnn.hweval import predict_netx, spread
-    from scnn.profile import chip_profile, simulate_activity
     from scnn.sim.netx import read_netx
 
     card = export_netx(run, run / "network.net")
-    net = read_netx(run / "network.net")
+    return _measure(read_netx(run / "network.net"), card, raw, sweep)
+
+
+def _measure(net, card: dict, raw: dict, sweep: SweepConfig) -> dict:
+    """Bit-exact accuracy on val/test and a Loihi 2 profile on val of a written network."""
+    from scnn.hweval import predict_netx, spread
+    from scnn.profile import chip_profile, simulate_activity
+
     out: dict = {}
     for split in ("val", "test"):
         if split in raw:
@@ -170,19 +217,105 @@ def _on_chip(run: Path, raw: dict, sweep: SweepConfig) -> dict:
     return out
 
 
-def run_trial(params: dict, sweep: SweepConfig, raw: dict, norm: dict, features: dict,
-              classes: list[str], out: str) -> None:
-    """One Tune trial (runs in a Ray worker): train, report per epoch, chip at the end."""
+def run_trial(params: dict, sweep: SweepConfig, feats: dict, classes: list[str],
+              out: str) -> None:
+    """One Tune trial (runs in a Ray worker): train, report per epoch, chip at the end.
+    ``feats``: per front end (``mfcc``, ``logmel``) the raw features, normaliser and
+    feature config the trial's family needs."""
+    from ray import tune
+
+    trial_id = tune.get_context().get_trial_id()
+    run = Path(out) / "trials" / trial_id
+    if (run / "model.pt").exists() or (run / "network.net").exists():
+        raise ScnnError(f"{run}: trial directory already used")  # never overwrite a trial
+    run.mkdir(parents=True, exist_ok=True)
+    family = params.get("family", "lif_rate")
+    (run / "params.json").write_text(json.dumps(params, indent=2) + "\n")
+    if family == "lif_rate":
+        return _rate_trial(params, sweep, classes, run, **feats["mfcc"])
+    return _family_trial(family, params, sweep, classes, run,
+                         **feats["logmel" if family in STREAMED else "mfcc"])
+
+
+def _family_trial(family: str, params: dict, sweep: SweepConfig, classes: list[str],
+                  run: Path, raw: dict, norm: dict, features: dict) -> None:
+    """A converted-SDNN or streamed trial: float training reports every epoch but the
+    last; the last report follows the conversion or fine-tuning, the export and the
+    chip measurements."""
+    from ray import tune
+
+    from scnn import defaults
+    from scnn.sdnn import write_card
+    from scnn.sim.netx import write_netx
+    from scnn.train import TrainConfig, accuracy, fit, save_run, set_determinism
+
+    normalizer, fcfg = Normalizer.from_dict(norm), FeatureConfig.from_dict(features)
+    tensors = {s: (normalizer(x), y) for s, (x, y) in raw.items()}
+    width = float(params.get("width", 1.0))
+    tcfg = TrainConfig(epochs=sweep.epochs, lr=float(params.get("lr", TrainConfig.lr)),
+                       batch_size=sweep.batch_size, seed=sweep.seed,
+                       threads=sweep.cpus_per_trial)
+    last: dict = {}
+
+    def report(row: dict, val: float) -> None:
+        metrics = {"epoch": row["epoch"], "loss": row["loss"], "train_accuracy": row["train_acc"],
+                   "val_accuracy": val, "trial_dir": str(run)}
+        if row["epoch"] < tcfg.epochs:
+            tune.report(metrics)
+        else:
+            last.update(metrics)
+
+    if family == "sdnn_converted":
+        from scnn.sdnn import convert_sdnn
+        from scnn.train import load_run
+
+        set_determinism(tcfg.seed, tcfg.threads)
+        model = SCNN(with_width(get_config(f"cnn_{sweep.model}", input_shape=fcfg.shape,
+                                           seed=sweep.seed), width))
+        fit(model, tcfg, tensors["train"], None, progress=False,
+            on_epoch=lambda row: report(row, accuracy(model, tensors["val"])))
+        save_run(run, model, tcfg, fcfg, normalizer, {"val_accuracy": last["val_accuracy"]},
+                 classes)
+        th = float(params.get("sdnn_threshold", defaults.SDNN_THRESHOLD))
+        net, card = convert_sdnn(load_run(run), tensors["train"][0], run / "network.net",
+                                 threshold=th)
+    else:
+        from scnn.commands.stream import scaled_hidden
+        from scnn.stream import StreamConfig, fit_streamed
+        from scnn.stream_sdnn import StreamSDNNConfig
+
+        shape = {"n_in": fcfg.n_mels, "n_frames": fcfg.n_frames, "n_classes": len(classes),
+                 "seed": sweep.seed}
+        if family == "lif_stream":
+            cfg = StreamConfig(hidden=scaled_hidden((256, 256), width), **shape)
+            qat = (defaults.STREAM_QAT_EPOCHS, defaults.STREAM_QAT_LR)
+        else:
+            th = float(params.get("sdnn_threshold", defaults.STREAM_SDNN_THRESHOLD))
+            cfg = StreamSDNNConfig(hidden=scaled_hidden((512, 256), width), threshold=th,
+                                   **shape)
+            qat = (defaults.STREAM_SDNN_QAT_EPOCHS, defaults.STREAM_SDNN_QAT_LR)
+        qat_epochs = int(params.get("qat_epochs", qat[0]))
+        # the validation split is what the float curve is measured on
+        net, card, _ = fit_streamed(cfg, tcfg, {"train": tensors["train"],
+                                                "test": tensors["val"]}, fcfg, normalizer,
+                                    classes, "network.net", qat_epochs, qat[1],
+                                    progress=False,
+                                    on_epoch=lambda row: report(row, row["test_acc"]))
+        write_netx(net, run / "network.net")
+        write_card(run / "network.net", card)
+    last.update(_measure(net, card, raw, sweep))
+    last["completed"] = True
+    tune.report(last)
+
+
+def _rate_trial(params: dict, sweep: SweepConfig, classes: list[str], run: Path, raw: dict,
+                norm: dict, features: dict) -> None:
+    """A rate-coded LIF trial: everything happens before the last epoch's report."""
     from ray import tune
 
     from scnn.qat import QAT_LR, finetune
     from scnn.train import TrainConfig, accuracy, fit, load_run, save_run, set_determinism
 
-    trial_id = tune.get_context().get_trial_id()
-    run = Path(out) / "trials" / trial_id
-    if (run / "model.pt").exists():
-        raise ScnnError(f"{run}: trial directory already used")  # never overwrite a trial
-    run.mkdir(parents=True, exist_ok=True)
     normalizer, fcfg = Normalizer.from_dict(norm), FeatureConfig.from_dict(features)
     tensors = {s: (normalizer(x), y) for s, (x, y) in raw.items()}
     mcfg = trial_model(sweep, params, fcfg.shape)
@@ -192,7 +325,6 @@ def run_trial(params: dict, sweep: SweepConfig, raw: dict, norm: dict, features:
                        threads=sweep.cpus_per_trial, **energy)
     set_determinism(tcfg.seed, tcfg.threads)
     model = SCNN(mcfg)
-    (run / "params.json").write_text(json.dumps(params, indent=2) + "\n")
 
     def on_epoch(row: dict) -> None:
         metrics = {"epoch": row["epoch"], "loss": row["loss"], "train_accuracy": row["train_acc"],
@@ -323,15 +455,14 @@ def report_html(rows: list[dict], summary: dict, keys: list[str]) -> str:
         f"<h2>Trials</h2><table><tr>{head}</tr>{body}</table></body></html>\n")
 
 
-def _tune(sweep: SweepConfig, raw: dict, norm: dict, features: dict, classes: list[str],
-          out: str, progress: bool) -> list[dict]:
+def _tune(sweep: SweepConfig, feats: dict, classes: list[str], out: str,
+          progress: bool) -> list[dict]:
     """Build and fit the Tuner; one row per trial. Runs where the Tune driver runs."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, sweep=sweep, raw=raw, norm=norm, features=features,
-                             classes=classes, out=out),
+        tune.with_parameters(run_trial, sweep=sweep, feats=feats, classes=classes, out=out),
         {"cpu": sweep.cpus_per_trial})
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=sweep.epochs,
                               grace_period=min(sweep.grace_epochs, sweep.epochs),
@@ -361,16 +492,21 @@ def run_sweep(sweep: SweepConfig, out: Path, data: Path | None = None,
     out = Path(out).resolve()
     if (out / "trials").exists() and any((out / "trials").iterdir()):
         raise ScnnError(f"{out}: holds an earlier sweep's trials; choose a new --out")
-    fcfg = FeatureConfig()
     spec = SplitSpec(val_indices=tuple(sweep.val_indices))
-    raw, classes = load_features(data, fcfg, ("train", "val", "test"), spec=spec,
-                                 cache_dir=out / "cache", progress=progress)
-    if "val" not in raw:
-        raise ScnnError(f"sweep: no validation clips with recording index in "
-                        f"{list(sweep.val_indices)}")
-    norm = Normalizer.fit(raw["train"][0])
+    fams = families(sweep.space)
+    fronts = ([FeatureConfig()] if any(f not in STREAMED for f in fams) else []) + \
+        ([FeatureConfig(kind="logmel")] if any(f in STREAMED for f in fams) else [])
+    feats = {}
+    for fcfg in fronts:
+        raw, classes = load_features(data, fcfg, ("train", "val", "test"), spec=spec,
+                                     cache_dir=out / "cache", progress=progress)
+        if "val" not in raw:
+            raise ScnnError(f"sweep: no validation clips with recording index in "
+                            f"{list(sweep.val_indices)}")
+        feats[fcfg.kind] = {"raw": raw, "norm": Normalizer.fit(raw["train"][0]).to_dict(),
+                            "features": fcfg.to_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    args = (sweep, raw, norm.to_dict(), fcfg.to_dict(), classes, str(out), progress)
+    args = (sweep, feats, classes, str(out), progress)
     with ray_session(address):
         if address and address.startswith("ray://"):
             rows = ray.get(ray.remote(num_cpus=0)(_tune).remote(*args))

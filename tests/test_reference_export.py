@@ -51,30 +51,49 @@ def test_lava_readout_equals_fast_on_reference_clips(fsdd_dir: Path, path: Path)
     assert np.array_equal(pred_fast, pred_lava)
 
 
-STREAM = EXPORTS / "fsdd_stream.net"
+STREAMS = pytest.mark.parametrize("stream", [EXPORTS / "fsdd_stream.net",
+                                             EXPORTS / "fsdd_stream_sdnn.net"],
+                                   ids=("lif", "sdnn"))
 
 
-def test_streamed_reference_network_bit_exact_as_its_card(fsdd_dir: Path) -> None:
+@STREAMS
+def test_streamed_reference_network_bit_exact_as_its_card(fsdd_dir: Path, stream: Path) -> None:
     from scnn.stream import load_stream_net
 
-    _, card = load_stream_net(STREAM)  # the card checked against the network
-    rep = evaluate_netx(STREAM, fsdd_dir, "fast", None, "test", progress=False)
+    _, card = load_stream_net(stream)  # the card checked against the network
+    rep = evaluate_netx(stream, fsdd_dir, "fast", None, "test", progress=False)
     assert rep["n"] == card["accuracy"]["bit_exact"]["n"] == 300
     assert rep["accuracy"] == card["accuracy"]["bit_exact"]["accuracy"] >= 0.98
 
 
-def test_streamed_reference_detects_as_its_card_says(fsdd_dir: Path, tmp_path: Path) -> None:
+def _test_recording(fsdd_dir: Path, folder: Path) -> Path:
     from badinput import run_scnn
 
-    from scnn.export import load_card
+    wav = folder / "r.wav"
+    res = run_scnn(["data", "recording", "--data", str(fsdd_dir), "--out", str(wav),
+                    "--seconds", "30", "--gap", "0.5:1.0", "--seed", "0"], cwd=folder)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return wav
+
+
+@pytest.mark.lava
+def test_lava_streams_the_sdnn_reference_as_fast(fsdd_dir: Path, tmp_path: Path) -> None:
+    from scnn.data.audio import load_audio
+    from scnn.stream import load_stream_net, run_recording
+
+    net, card = load_stream_net(EXPORTS / "fsdd_stream_sdnn.net")
+    wave = load_audio(_test_recording(fsdd_dir, tmp_path))[0][: 3 * 8000]  # 3 s, 94 frames
+    assert np.array_equal(run_recording(net, card, wave, "lava"), run_recording(net, card, wave))
+
+
+@STREAMS
+def test_streamed_reference_detects_as_its_card_says(fsdd_dir: Path, tmp_path: Path,
+                                                     stream: Path) -> None:
     from scnn.stream import stream_recording
 
-    wav = tmp_path / "r.wav"
-    res = run_scnn(["data", "recording", "--data", str(fsdd_dir), "--out", str(wav),
-                    "--seconds", "30", "--gap", "0.5:1.0", "--seed", "0"], cwd=tmp_path)
-    assert res.returncode == 0, res.stderr[-2000:]
-    out = stream_recording(STREAM, wav, wav.with_suffix(".csv"))
-    want = load_card(STREAM)["stream"]["test_recording"]
+    wav = _test_recording(fsdd_dir, tmp_path)
+    out = stream_recording(stream, wav, wav.with_suffix(".csv"))
+    want = load_card(stream)["stream"]["test_recording"]
     for key in ("precision", "recall", "correct", "utterances", "detections"):
         assert out["score"][key] == want[key], key
     assert out["profile"]["dynamic_uj_per_s"] == pytest.approx(want["dynamic_uj_per_s"])

@@ -69,6 +69,48 @@ def test_two_trial_sweep_writes_distinct_trials_and_exports_the_best(
         run_sweep(load_sweep(cfg), out, mini_fsdd, progress=False)
 
 
+FAMILIES = """
+[sweep]
+model = "model_b"
+samples = 1
+epochs = 2
+grace_epochs = 2
+val_indices = [7, 8]
+profile_clips = 4
+batch_size = 8
+
+[space]
+family = {grid = ["sdnn_converted", "lif_stream", "sdnn_stream"]}
+width = 0.05
+qat_epochs = 1
+"""
+
+
+def test_sweep_over_families_measures_each_on_the_chip(mini_fsdd: Path, tmp_path: Path,
+                                                       local_ray) -> None:
+    from scnn.sweep import run_sweep
+
+    cfg = tmp_path / "fam.toml"
+    cfg.write_text(FAMILIES)
+    summary = run_sweep(load_sweep(cfg), tmp_path / "sweep", mini_fsdd, progress=False)
+    rows = {r["param_family"]: r for r in summary["rows"]}
+    assert set(rows) == {"sdnn_converted", "lif_stream", "sdnn_stream"}
+    assert summary["errors"] == 0 and summary["completed"] == 3, summary["rows"]
+    kinds = {}
+    for family, row in rows.items():
+        card = json.loads((Path(row["trial_dir"]) / "network.json").read_text())
+        kinds[family] = (card["drive"]["kind"], card["readout"].get("state", "v"),
+                         card["readout"].get("leak_shift"))
+        assert row["epochs_run"] == 2 and 0 <= row["val_bitexact"] <= 1
+        assert row["energy_uj"] > row["energy_uj_dynamic"] > 0
+    assert kinds == {"sdnn_converted": ("graded", "sigma", None),
+                     "lif_stream": ("stream", "v", None),
+                     "sdnn_stream": ("stream", "sigma", 4)}
+    card = json.loads((Path(rows["sdnn_stream"]["trial_dir"]) / "network.json").read_text())
+    assert card["model"]["hidden"] == [26, 13]  # 512-256 times width 0.05
+    assert set(summary["pareto"]) <= {r["trial"] for r in summary["rows"]}
+
+
 def test_parallel_eval_and_profile_equal_serial(mini_fsdd: Path, tmp_path: Path,
                                                 local_ray) -> None:
     from scnn.hweval import evaluate_netx
@@ -122,6 +164,12 @@ def test_sweep_config_errors_and_trial_models(tmp_path: Path) -> None:
         load("[sweep\n")
     with pytest.raises(ScnnError, match="unknown model"):
         load("[sweep]\nmodel = 'resnet'\n")
+    with pytest.raises(ScnnError, match="family 'cnn': expected one of lif_rate"):
+        load("[space]\nfamily = ['lif_rate', 'cnn']\n")
+    with pytest.raises(ScnnError, match="family takes a list, grid or choice"):
+        load("[space]\nfamily = {uniform = [0, 1]}\n")
+    with pytest.raises(ScnnError, match="sdnn_threshold 1.5: a fraction in \\[0, 1\\)"):
+        load("[space]\nsdnn_threshold = [0.1, 1.5]\n")
     with pytest.raises(ScnnError, match="no such sweep file"):
         load_sweep(tmp_path / "missing.toml")
     cfg = load("[sweep]\nmodel = 'scnn'\n[space]\nbeta = [0.5, 0.9]\n")

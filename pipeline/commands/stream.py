@@ -86,39 +86,91 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+NEURONS = ("lif", "sdnn")
+
+
+def scaled_hidden(sizes: tuple[int, ...], width: float) -> tuple[int, ...]:
+    """Hidden layer sizes times ``width`` (rounded, within 1..4096)."""
+    if not (isinstance(width, (int, float)) and math.isfinite(width) and width > 0):
+        raise ScnnError(f"width must be a finite number > 0, got {width!r}")
+    return tuple(min(4096, max(1, round(n * width))) for n in sizes)
+
+
 def train_stream(
     out: Path = typer.Option(..., "--out", help="NET.net to write (model card beside it)."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: $SCNN_DATA, else "
                               "the downloaded FSDD)."),
-    hidden: str = typer.Option("256,256", help="Hidden LIF layer sizes, comma-separated."),
+    neuron: str = typer.Option("lif", "--neuron", help="lif (CUBA LIF layers, binary spikes, "
+                               "a leaky LIF readout) or sdnn (sigma-delta ReLU layers, graded "
+                               "spikes that send only changes, a Sigma readout averaged by "
+                               "the host)."),
+    hidden: str = typer.Option(None, help="Hidden layer sizes, comma-separated (default: "
+                               "256,256 for lif, 512,256 for sdnn)."),
     steps_per_frame: int = typer.Option(1, "--steps-per-frame", min=1, max=16,
                                         help="Chip steps each log-mel frame is held."),
-    beta: float = typer.Option(0.95, min=0.0, max=1.0, help="Hidden membrane decay beta "
-                               "in (0, 1]."),
-    readout_beta: float = typer.Option(0.97, min=0.0, max=1.0, help="Readout decay in (0, 1] "
-                                       "(its memory: about 1 / (1 - beta) steps)."),
+    beta: float = typer.Option(None, min=0.0, max=1.0, help="lif: hidden membrane decay "
+                               "beta in (0, 1] (default 0.95)."),
+    readout_beta: float = typer.Option(None, min=0.0, max=1.0, help="lif: readout decay in "
+                                       "(0, 1] (default 0.97; its memory: about 1 / (1 - "
+                                       "beta) steps)."),
+    leak_shift: int = typer.Option(None, "--leak-shift", help="sdnn: the host's leaky "
+                                   "average over the readout, beta = 1 - 2**-SHIFT, "
+                                   f"0..{defaults.LEAK_SHIFT_MAX} (default "
+                                   f"{defaults.STREAM_SDNN_LEAK_SHIFT})."),
+    sdnn_threshold: float = typer.Option(None, "--sdnn-threshold", help="sdnn: send "
+                                         "threshold as a fraction in [0, 1) of each layer's "
+                                         "activation scale (default "
+                                         f"{defaults.STREAM_SDNN_THRESHOLD})."),
     epochs: int = typer.Option(defaults.STREAM_EPOCHS, min=1, help="Float training epochs."),
     lr: float = typer.Option(defaults.TRAIN_LR, help="Peak learning rate (one-cycle)."),
     batch_size: int = typer.Option(defaults.TRAIN_BATCH_SIZE, min=1, help="Mini-batch size."),
-    qat_epochs: int = typer.Option(defaults.STREAM_QAT_EPOCHS, min=0,
-                                   help="Epochs of Loihi-exact fine-tuning."),
-    qat_lr: float = typer.Option(defaults.STREAM_QAT_LR, help="Peak learning rate of the "
-                                 "integer-unit fine-tuning."),
+    qat_epochs: int = typer.Option(None, "--qat-epochs", min=0, help="Epochs of fine-tuning: "
+                                   "Loihi-exact (lif, default "
+                                   f"{defaults.STREAM_QAT_EPOCHS}) or through the sigma-delta "
+                                   f"deadbands (sdnn, default {defaults.STREAM_SDNN_QAT_EPOCHS})."),
+    qat_lr: float = typer.Option(None, "--qat-lr", help="Peak learning rate of the "
+                                 f"fine-tuning (default {defaults.STREAM_QAT_LR} for lif, "
+                                 f"{defaults.STREAM_SDNN_QAT_LR} for sdnn)."),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Initialisation, shuffling, "
                              "augmentation and the calibration recording."),
 ) -> None:
-    """Train a streamed LIF network on log-mel frames fed as time and export it to NetX:
-    float training, Loihi-exact fine-tuning, bit-exact test accuracy, detector calibrated
-    on a recording of training clips (for `scnn stream`)."""
+    """Train a streamed network on log-mel frames fed as time and export it to NetX: float
+    training, fine-tuning as the chip computes, bit-exact test accuracy, detector
+    calibrated on a recording of training clips (for `scnn stream`)."""
     from scnn.stream import StreamConfig, train_stream_net
     from scnn.train import TrainConfig
 
-    cfg = StreamConfig(hidden=parse_hidden(hidden), steps_per_frame=steps_per_frame, beta=beta,
-                       readout_beta=readout_beta, seed=seed)
-    tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-    if not (math.isfinite(qat_lr) and qat_lr > 0):
+    if neuron not in NEURONS:
+        raise ScnnError(f"--neuron {neuron!r}: expected one of {', '.join(NEURONS)}")
+    given = {"--beta": beta, "--readout-beta": readout_beta, "--leak-shift": leak_shift,
+             "--sdnn-threshold": sdnn_threshold}
+    foreign = ("--leak-shift", "--sdnn-threshold") if neuron == "lif" else \
+        ("--beta", "--readout-beta")
+    for name in foreign:
+        if given[name] is not None:
+            raise ScnnError(f"{name} does not apply to --neuron {neuron}")
+    if qat_lr is not None and not (math.isfinite(qat_lr) and qat_lr > 0):
         raise ScnnError(f"--qat-lr must be a finite number > 0, got {qat_lr}")
-    m = train_stream_net(out, data, cfg, tcfg, qat_epochs, qat_lr)
+    if neuron == "lif":
+        cfg = StreamConfig(hidden=parse_hidden(hidden or "256,256"),
+                           steps_per_frame=steps_per_frame,
+                           beta=0.95 if beta is None else beta,
+                           readout_beta=0.97 if readout_beta is None else readout_beta,
+                           seed=seed)
+        qat = (defaults.STREAM_QAT_EPOCHS, defaults.STREAM_QAT_LR)
+    else:
+        from scnn.stream_sdnn import StreamSDNNConfig
+
+        cfg = StreamSDNNConfig(hidden=parse_hidden(hidden or "512,256"),
+                               steps_per_frame=steps_per_frame,
+                               leak_shift=(defaults.STREAM_SDNN_LEAK_SHIFT if leak_shift is None
+                                           else leak_shift),
+                               threshold=(defaults.STREAM_SDNN_THRESHOLD if sdnn_threshold
+                                          is None else sdnn_threshold), seed=seed)
+        qat = (defaults.STREAM_SDNN_QAT_EPOCHS, defaults.STREAM_SDNN_QAT_LR)
+    tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    m = train_stream_net(out, data, cfg, tcfg, qat[0] if qat_epochs is None else qat_epochs,
+                         qat[1] if qat_lr is None else qat_lr)
     card = m["card"]
     exact = card["accuracy"].get("bit_exact")
     typer.echo(f"{cfg.name} {'-'.join(map(str, cfg.hidden))}: float "
