@@ -69,8 +69,31 @@ def check_stream_shape(cfg) -> None:
         raise ScnnError(f"hidden layer sizes must be integers in 1..4096, got {cfg.hidden}")
 
 
+class StreamShape:
+    """What every streamed model config (a dataclass with ``n_frames``,
+    ``steps_per_frame`` and ``hidden``) derives from its sizes, and its dict form."""
+
+    @property
+    def steps(self) -> int:
+        """Model steps per clip: every frame held for ``steps_per_frame`` steps."""
+        return self.n_frames * self.steps_per_frame
+
+    @property
+    def synapse_layers(self) -> int:
+        return len(self.hidden) + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StreamShape:
+        d = dict(d)
+        d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+
 @dataclass(frozen=True)
-class StreamConfig:
+class StreamConfig(StreamShape):
     """A streamed LIF network: ``n_in`` bands -> hidden LIF layers -> leaky readout."""
 
     name: str = "stream_lif"
@@ -96,24 +119,6 @@ class StreamConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ScnnError(f"{name} must be a finite number > 0, got {value!r}")
-
-    @property
-    def steps(self) -> int:
-        """Model steps per clip: every frame held for ``steps_per_frame`` steps."""
-        return self.n_frames * self.steps_per_frame
-
-    @property
-    def synapse_layers(self) -> int:
-        return len(self.hidden) + 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> StreamConfig:
-        d = dict(d)
-        d["hidden"] = tuple(d["hidden"])
-        return cls(**d)
 
 
 def frames(x: torch.Tensor) -> torch.Tensor:

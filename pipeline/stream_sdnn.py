@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -57,14 +57,14 @@ from scnn.sdnn import (
     SIGMA_FRAC,
     sdnn_weights,
 )
-from scnn.stream import INPUT_MAX, INPUT_PERCENTILE, check_stream_shape, frames
+from scnn.stream import INPUT_MAX, INPUT_PERCENTILE, StreamShape, check_stream_shape, frames
 
 # bias << 12 must fit the int32 sigma-delta state
 BIAS_LIMIT = ((1 << (fx.INT32_BITS - 1)) - 1) >> (fx.SDN_SPIKE_EXP_DEFAULT + fx.SDN_STATE_EXP)
 
 
 @dataclass(frozen=True)
-class StreamSDNNConfig:
+class StreamSDNNConfig(StreamShape):
     """A streamed SDNN: ``n_in`` bands -> hidden sigma-delta ReLU layers -> Sigma readout,
     the host's leaky average (``leak_shift``) over the readout."""
 
@@ -91,25 +91,8 @@ class StreamSDNNConfig:
                             f"of a layer's activation scale, got {t!r}")
 
     @property
-    def steps(self) -> int:
-        return self.n_frames * self.steps_per_frame
-
-    @property
-    def synapse_layers(self) -> int:
-        return len(self.hidden) + 1
-
-    @property
     def readout_beta(self) -> float:
         return 1.0 - 2.0 ** -self.leak_shift
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> StreamSDNNConfig:
-        d = dict(d)
-        d["hidden"] = tuple(d["hidden"])
-        return cls(**d)
 
 
 def leak_weights(steps: int, steps_per_frame: int, leak_shift: int,
