@@ -17,7 +17,7 @@ Per seed, on FSDD's official split:
   ``--budget`` epochs, then the same Loihi-exact fine-tuning.
 
 Every SNN is exported to NetX and evaluated on the whole test split in the bit-exact
-simulator; Loihi 2 energy per inference comes from the profiler (pipeline.profile) on
+simulator; Loihi 2 energy per inference comes from the profiler (scnn.profiling) on
 ``--profile-clips`` clips spread over the test split. Prints one line per
 configuration and seed, then the table (mean +- sd over seeds); writes OUT/rows.json,
 OUT/summary.json and OUT/accuracy_vs_steps.png.
@@ -39,7 +39,7 @@ from scnn.features import FeatureConfig
 from scnn.hweval import evaluate_netx
 from scnn.models.scnn import get_config
 from scnn.plots import pyplot, save_figure
-from scnn.profile import profile_netx
+from scnn.profiling import profile_netx
 from scnn.qat import QAT_EPOCHS, QAT_LR, finetune
 from scnn.train import TrainConfig, load_run, load_splits, train_run
 

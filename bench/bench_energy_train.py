@@ -31,7 +31,7 @@ from scnn.export import export_netx
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hweval import predict_netx, spread
 from scnn.models.scnn import get_config, with_width
-from scnn.profile import chip_profile, simulate_activity
+from scnn.profiling import chip_profile, simulate_activity
 from scnn.qat import QAT_LR, finetune
 from scnn.sim.netx import read_netx
 from scnn.train import TrainConfig, load_features, load_run, train_run

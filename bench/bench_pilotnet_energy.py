@@ -19,7 +19,7 @@ import sys
 import torch
 
 from scnn.hw.energy import COSTS
-from scnn.profile import calibrate_pilotnet, chip_profile, lava_gts_dir, pilotnet_activity
+from scnn.profiling import calibrate_pilotnet, chip_profile, lava_gts_dir, pilotnet_activity
 
 
 def main() -> int:

@@ -6,10 +6,11 @@ Usage (from the repository root, after `make venv`):
 
     SCNN_DATA=../shared/data/fsdd .venv/bin/python bench/bench_sdnn.py \
         [--seeds 0 1 2] [--thresholds 0 0.02 0.05 0.08] [--steps 1 2 4 8] \
-        [--lava-clips 8] [--out runs/bench-sdnn]
+        [--lava-clips 8] [--width 1.0] [--out runs/bench-sdnn]
 
 Per seed: the CNN twin of the default SCNN (``cnn_scnn``, 40 epochs, as
-bench/bench_convert.py trains it), converted by ``scnn.sdnn`` at every threshold of
+bench/bench_convert.py trains it; ``--width`` scales its channels and hidden units),
+converted by ``scnn.sdnn`` at every threshold of
 ``--thresholds`` (T = 1) and at every T of ``--steps`` (threshold ``--steps-threshold``),
 and trained Loihi-exactly after the conversion for each ``--train EPOCHS:WEIGHT``
 (``scnn.sdnn_qat``, energy weight WEIGHT);
@@ -34,8 +35,8 @@ import torch
 from scnn.defaults import SDNN_RETRAIN_LR, SDNN_THRESHOLD
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hweval import predict_netx, spread
-from scnn.models.scnn import get_config
-from scnn.profile import chip_profile, simulate_activity
+from scnn.models.scnn import get_config, with_width
+from scnn.profiling import chip_profile, simulate_activity
 from scnn.sdnn import convert_sdnn_run
 from scnn.train import TrainConfig, load_features, load_run, train_run
 
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--steps-threshold", type=float, default=SDNN_THRESHOLD)
     ap.add_argument("--cnn-epochs", type=int, default=40)
+    ap.add_argument("--width", type=float, default=1.0,
+                    help="Channel multiplier of the CNN twin (every conv and hidden layer)")
     ap.add_argument("--train", nargs="*", default=["3:0", "3:0.3"],
                     help="EPOCHS:ENERGY_WEIGHT of Loihi-exact SDNN training at "
                     "--steps-threshold, T = 1")
@@ -120,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/bench-sdnn"))
     args = ap.parse_args(argv)
+    if not 0 < args.width <= 4:
+        ap.error(f"--width must be in (0, 4], got {args.width}")
     fcfg = FeatureConfig()
     raw, classes = load_features(args.data, fcfg, cache_dir=args.out / ".cache", progress=False)
     norm = Normalizer.fit(raw["train"][0])
     tensors = {s: (norm(x), y) for s, (x, y) in raw.items()}
     print(f"FSDD official split: {len(raw['train'][1])} train, {len(raw['test'][1])} test clips;"
-          f" CNN twin {args.cnn_epochs} epochs; SDNN bit-exact and Loihi 2 profile on every "
-          "test clip", flush=True)
+          f" CNN twin {args.cnn_epochs} epochs, width {args.width}; SDNN bit-exact and Loihi 2 "
+          "profile on every test clip", flush=True)
     configs = [(th, 1, None) for th in args.thresholds]
     configs += [(args.steps_threshold, t, None) for t in args.steps
                 if (args.steps_threshold, t, None) not in configs]
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         out = args.out / f"seed{seed}"
         torch.manual_seed(seed)
-        mcfg = get_config("cnn_scnn", input_shape=fcfg.shape, seed=seed)
+        mcfg = with_width(get_config("cnn_scnn", input_shape=fcfg.shape, seed=seed), args.width)
         train_run(mcfg, TrainConfig(seed=seed, epochs=args.cnn_epochs), tensors, norm, fcfg,
                   classes, out / "cnn", progress=False)
         run = load_run(out / "cnn")

@@ -38,7 +38,7 @@ from scnn import defaults
 from scnn.commands.stream import parse_hidden
 from scnn.defaults import STREAM_EPOCHS
 from scnn.export import load_card
-from scnn.profile import profile_netx
+from scnn.profiling import profile_netx
 from scnn.stream import (
     StreamConfig,
     load_stream_net,

@@ -29,7 +29,7 @@ Loihi 2 cores (``synapses="nonzero"``, expanded conv memory), then::
 
     a = 1.09 mJ / E_dyn(a=1),    b = (1 / 408.91 s / 16) / mean_t t_step(b=1)
 
-``fit_loihi2_scales`` computes them; ``pipeline.profile.calibrate_pilotnet`` runs
+``fit_loihi2_scales`` computes them; ``scnn.profiling.calibrate_pilotnet`` runs
 the whole procedure, and ``tests/test_energy.py`` recomputes the constants stored
 in ``COSTS`` and compares.  Two scales fit two numbers exactly: the calibration
 has no residual and is not a validation; other networks inherit Loihi 1's ratios
@@ -68,7 +68,7 @@ D18 = "Davies et al. 2018, IEEE Micro 38(1), Table 2"
 L2M = ("Loihi 2 PilotNet LIF benchmark (lava-dl tutorials/lava/lib/dl/netx/pilotnet_snn/"
        "benchmark.ipynb), one chip, 16 steps")
 FIT = ("fit: hw.energy.fit_loihi2_scales on our fast simulation of PilotNet LIF "
-       "(pipeline.profile.calibrate_pilotnet); rounded to 4 significant digits")
+       "(scnn.profiling.calibrate_pilotnet); rounded to 4 significant digits")
 
 COSTS: dict[str, Cost] = {
     "loihi1.synop": Cost(23.6e-12, "J", f"{D18}: synaptic spike op (min)"),

@@ -108,6 +108,6 @@ def profile(net: Network | str | Path, steps: int, *, spikes: np.ndarray | None 
             **options: object) -> list[dict]:
     """Cores, SynOps, spikes, energy and latency per inference on each chip (as ``scnn
     profile --input/--bias``), driven like :func:`simulate` in the fast simulator."""
-    from scnn.profile import profile_arrays
+    from scnn.profiling import profile_arrays
 
     return profile_arrays(_network(net), steps, spikes, bias, chips, **options)

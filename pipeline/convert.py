@@ -177,5 +177,5 @@ def convert_run(run: LoadedRun, tensors: dict, out: Path, method: str = "data",
         rep = accuracy_report(predict(snn, test[0]), test[1], snn.cfg.n_classes)
         metrics.update({"test_accuracy": rep["accuracy"], "test_n": rep["n"],
                         "test_per_class": rep["per_class"], "test_confusion": rep["confusion"]})
-    save_run(out, snn, tcfg, run.features, run.normalizer, metrics, run.classes)
+    save_run(out, snn, tcfg, run.features, run.normalizer, metrics, run.classes, run.split)
     return metrics

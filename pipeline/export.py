@@ -96,6 +96,8 @@ def export_netx(run_path: Path, out: Path) -> dict:
         if "conversion" in m:
             card["conversion"] = m["conversion"]
     card["accuracy"].update(hardware_figures(Path(run_path)))
+    if run.split.to_dict():
+        card["split"] = run.split.to_dict()  # what `scnn eval` tests it on by default
     card_path(out).write_text(json.dumps(card, indent=2) + "\n")
     return card
 
@@ -139,7 +141,16 @@ def load_card(net_path: Path) -> dict:
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise ScnnError(f"{path}: not a model card of this format "
                         f"({card.get('format') if isinstance(card, dict) else card!r:.40})")
+    card_split(card, path)  # a recorded test split is checked at the door
     return card
+
+
+def card_split(card: dict, source: object = "model card"):
+    """The test split a card's network was trained for (a ``SplitSpec``; official when
+    the card records none)."""
+    from scnn.data.datasets import split_of
+
+    return split_of(card, source)
 
 
 DRIVE_KINDS = ("bias", "graded", "stream")

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scnn.export import card_inputs, load_card, read_card_net, readout_signal, readout_state
+from scnn.export import (
+    card_inputs,
+    card_split,
+    load_card,
+    read_card_net,
+    readout_signal,
+    readout_state,
+)
 from scnn.features import FeatureConfig
 from scnn.hw.errors import ScnnError
 from scnn.train import accuracy_report, load_features
@@ -84,8 +91,11 @@ def _names(names: list[str]) -> str:
 
 def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
                   limit: int | None = None, split: str = "test", progress: bool = True,
-                  workers: int = 1, address: str | None = None) -> dict:
+                  workers: int = 1, address: str | None = None, spec=None) -> dict:
     """Accuracy of NET.net (with its model card) on a split; JSON-ready figures.
+
+    ``spec``: a ``SplitSpec`` (default: the test split the card records, else the
+    official one).
 
     ``workers > 1`` spreads contiguous shards of the clips over Ray tasks (a local Ray,
     or the cluster at ``address``); every clip is simulated exactly as in one process,
@@ -94,7 +104,8 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
     card = load_card(net_path)
     net = read_card_net(net_path, card)
     fcfg = FeatureConfig.from_dict(card["features"])
-    raw, classes = load_features(data, fcfg, splits=(split,), progress=progress)
+    spec = card_split(card, net_path) if spec is None else spec
+    raw, classes = load_features(data, fcfg, splits=(split,), progress=progress, spec=spec)
     check_classes(classes, card["classes"], net_path)
     if split not in raw:
         raise ScnnError(f"split {split!r} is empty in this dataset")
@@ -114,4 +125,6 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
     rep.update({"backend": backend, "network": str(net_path), "split": split,
                 "run_steps": card["run_steps"], "clips": idx.tolist(),
                 "predictions": pred.tolist(), "workers": workers})
+    if spec.to_dict():
+        rep["split_spec"] = spec.to_dict()
     return rep

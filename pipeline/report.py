@@ -137,7 +137,7 @@ def _clip_trace(run: Path, data: Path | None) -> tuple[dict, dict]:
     """Simulate the first test clip of the run's dataset; (results, card)."""
     import torch
 
-    from scnn.export import card_inputs, load_card, readout_state
+    from scnn.export import card_inputs, card_split, load_card, readout_state
     from scnn.features import FeatureConfig
     from scnn.sim.fast import simulate
     from scnn.sim.netx import read_netx
@@ -145,7 +145,7 @@ def _clip_trace(run: Path, data: Path | None) -> tuple[dict, dict]:
 
     card = load_card(run / "network.net")
     raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=("test",),
-                           progress=False)
+                           progress=False, spec=card_split(card, run / "network.net"))
     x = raw["test"][0][:1]
     res = simulate(read_netx(run / "network.net"), card["run_steps"],
                    **card_inputs(card, torch.as_tensor(x)),

@@ -118,7 +118,7 @@ def stage_train(ctx: RunContext) -> dict:
     assert ctx.dataset is not None and ctx.normalizer is not None
     tensors = {s: (ctx.normalizer(x), y) for s, (x, y) in ctx.tensors.items()}
     metrics = train_run(ctx.model, ctx.train, tensors, ctx.normalizer, ctx.features,
-                        ctx.dataset.classes, ctx.out)
+                        ctx.dataset.classes, ctx.out, split=ctx.splits)
     return {k: v for k, v in metrics.items() if k not in ("test_per_class", "test_confusion")}
 
 
@@ -181,7 +181,7 @@ def stage_lava(ctx: RunContext) -> dict:
 
 def stage_profile(ctx: RunContext) -> dict:
     """Activity, cores, energy and latency on Loihi 1 and Loihi 2 over the test split."""
-    from scnn.profile import profile_netx
+    from scnn.profiling import profile_netx
 
     recs = profile_netx(ctx.out / NET_NAME, ctx.data, ("loihi1", "loihi2"), ctx.profile_clips)
     write_json(ctx.out / "profile.json", recs)

@@ -229,6 +229,7 @@ def sdnn_card(run: LoadedRun, plan: SDNNPlan, net, net_name: str, steps: int,
         "quantization": {"kind": "sdnn", **plan.to_dict()},
         "conversion": conversion,
         "accuracy": {},
+        **({"split": run.split.to_dict()} if run.split.to_dict() else {}),
     }
 
 

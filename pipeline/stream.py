@@ -810,7 +810,7 @@ def audio_rates(rec: dict, seconds: float, steps: int, card: dict) -> dict:
 
 def stream_profile(net, x: np.ndarray, seconds: float, card: dict) -> dict:
     """Loihi 2 figures of one streamed run, per second of audio and per frame."""
-    from scnn.profile import profile_arrays
+    from scnn.profiling import profile_arrays
 
     rec = profile_arrays(net, x.shape[-1], spikes=x, chips=("loihi2",))[0]
     return {**audio_rates(rec, seconds, x.shape[-1], card), "sources": rec["sources"]}

@@ -200,7 +200,7 @@ def _on_chip(run: Path, raw: dict, sweep: SweepConfig) -> dict:
 def _measure(net, card: dict, raw: dict, sweep: SweepConfig) -> dict:
     """Bit-exact accuracy on val/test and a Loihi 2 profile on val of a written network."""
     from scnn.hweval import predict_netx, spread
-    from scnn.profile import chip_profile, simulate_activity
+    from scnn.profiling import chip_profile, simulate_activity
 
     out: dict = {}
     for split in ("val", "test"):
@@ -379,11 +379,15 @@ def plot_pareto(rows: list[dict], front: list[dict], path: Path) -> None:
     plt = pyplot()
     done = [r for r in rows if r["status"] == "completed"]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([r["energy_uj"] for r in done], [100 * r["val_bitexact"] for r in done],
-               color="0.6", label="completed trials")
+    fams = sorted({r.get("param_family", "lif_rate") for r in done})
+    for k, fam in enumerate(fams):  # one colour per family when a sweep spans several
+        mine = [r for r in done if r.get("param_family", "lif_rate") == fam]
+        ax.scatter([r["energy_uj"] for r in mine], [100 * r["val_bitexact"] for r in mine],
+                   color="0.6" if len(fams) == 1 else f"C{k}", marker="s",
+                   label="completed trials" if len(fams) == 1 else fam)
     pts = sorted(front, key=lambda r: r["energy_uj"])
     ax.plot([r["energy_uj"] for r in pts], [100 * r["val_bitexact"] for r in pts], "o-",
-            color="C3", label="Pareto front")
+            color="k" if len(fams) > 1 else "C3", mfc="none", ms=10, label="Pareto front")
     for r in pts:
         ax.annotate(r["trial"][-5:], (r["energy_uj"], 100 * r["val_bitexact"]), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")

@@ -22,7 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from scnn import defaults
+from scnn.data.datasets import SplitSpec, split_of
 from scnn.energy_loss import EnergyGate, EnergyPenalty
 from scnn.features import FeatureConfig, Normalizer
 from scnn.hw.errors import ScnnError
@@ -262,11 +263,16 @@ def save_confusion(conf: list[list[int]], classes: list[str], path: Path, title:
 
 
 def save_run(out: Path, model: SCNN, tcfg: TrainConfig, fcfg: FeatureConfig,
-             norm: Normalizer, metrics: dict, classes: list[str]) -> None:
+             norm: Normalizer, metrics: dict, classes: list[str],
+             split: SplitSpec | None = None) -> None:
+    """Write model.pt, config.json (with the test split when it is not the official one)
+    and metrics.json."""
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "model.pt")
     cfg = {"model": model.cfg.to_dict(), "train": asdict(tcfg), "features": fcfg.to_dict(),
            "normalization": norm.to_dict(), "classes": classes}
+    if split is not None and split.to_dict():
+        cfg["split"] = split.to_dict()
     (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
@@ -280,6 +286,7 @@ class LoadedRun:
     normalizer: Normalizer
     classes: list[str]
     path: Path
+    split: SplitSpec = field(default_factory=SplitSpec)  # the test split it was trained for
 
 
 def load_run(path: str | Path) -> LoadedRun:
@@ -297,7 +304,8 @@ def load_run(path: str | Path) -> LoadedRun:
     model.load_state_dict(state)
     model.eval()
     return LoadedRun(model, FeatureConfig.from_dict(cfg["features"]),
-                     Normalizer.from_dict(cfg["normalization"]), cfg["classes"], path)
+                     Normalizer.from_dict(cfg["normalization"]), cfg["classes"], path,
+                     split_of(cfg, path / "config.json"))
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:
@@ -323,12 +331,13 @@ def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test
 
 
 def load_splits(data: Path | None, fcfg: FeatureConfig, splits=("train", "test"),
-                cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True):
+                cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True,
+                spec: SplitSpec | None = None):
     """Like :func:`load_features`, normalised with statistics fitted on train only.
 
     Returns ({split: (x, y)}, normalizer, classes).
     """
-    raw, classes = load_features(data, fcfg, splits, cache_dir, skip_bad, progress)
+    raw, classes = load_features(data, fcfg, splits, cache_dir, skip_bad, progress, spec)
     if "train" not in raw:
         raise ScnnError("the training split is empty")
     norm = Normalizer.fit(raw["train"][0])
@@ -338,13 +347,16 @@ def load_splits(data: Path | None, fcfg: FeatureConfig, splits=("train", "test")
 def run_tensors(run: LoadedRun, data: Path | None, cache_dir: Path | None = None,
                 splits=("train", "test"), progress: bool = True) -> dict:
     """{split: (features normalised as the run was trained, labels)} of a dataset."""
-    raw, _ = load_features(data, run.features, splits, cache_dir=cache_dir, progress=progress)
+    raw, _ = load_features(data, run.features, splits, cache_dir=cache_dir, progress=progress,
+                           spec=run.split)
     return {s: (run.normalizer(x), y) for s, (x, y) in raw.items()}
 
 
 def train_run(mcfg: SCNNConfig, tcfg: TrainConfig, tensors: dict, norm: Normalizer,
-              fcfg: FeatureConfig, classes: list[str], out: Path, progress: bool = True) -> dict:
-    """Train, evaluate on the test split and write the run directory; returns metrics."""
+              fcfg: FeatureConfig, classes: list[str], out: Path, progress: bool = True,
+              split: SplitSpec | None = None) -> dict:
+    """Train, evaluate on the test split and write the run directory; returns metrics.
+    ``split``: the test split ``tensors`` were made with, recorded in config.json."""
     set_determinism(tcfg.seed, tcfg.threads)
     model = SCNN(mcfg)
     test = tensors.get("test")
@@ -360,5 +372,7 @@ def train_run(mcfg: SCNNConfig, tcfg: TrainConfig, tensors: dict, norm: Normaliz
                         "test_per_class": rep["per_class"], "test_confusion": rep["confusion"]})
         save_confusion(rep["confusion"], classes, out / "confusion.png",
                        f"{mcfg.name}: test accuracy {100 * rep['accuracy']:.2f} %")
-    save_run(out, model, tcfg, fcfg, norm, metrics, classes)
+    if split is not None and split.to_dict():
+        metrics["split"] = split.to_dict()
+    save_run(out, model, tcfg, fcfg, norm, metrics, classes, split)
     return metrics

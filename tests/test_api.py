@@ -76,3 +76,15 @@ def test_readme_python_example_runs(tmp_path: Path) -> None:
                          timeout=600, cwd=REPO, env=os.environ.copy())
     assert res.returncode == 0, res.stderr
     assert re.search(r"\d+ cores, [\d.]+ uJ dynamic", res.stdout)
+
+
+def test_api_names_are_not_shadowed_by_submodules() -> None:
+    """Importing every scnn submodule leaves the API functions callable: no module of
+    the package is named like one of them (``scnn.profile`` was once both)."""
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(scnn.__path__):  # the package's own children
+        assert mod.name not in scnn.API, f"scnn.{mod.name} shadows the API's {mod.name}"
+    importlib.import_module("scnn.profiling")
+    assert callable(scnn.profile) and scnn.profile.__module__ == "scnn.api"

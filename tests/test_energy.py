@@ -81,7 +81,7 @@ def test_every_constant_names_a_source() -> None:
 
 
 def test_loihi2_calibration_recomputed_on_pilotnet(lava_gts) -> None:
-    from scnn.profile import calibrate_pilotnet
+    from scnn.profiling import calibrate_pilotnet
 
     fit = calibrate_pilotnet(lava_gts)
     for key in ("energy_scale", "time_scale"):

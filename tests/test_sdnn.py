@@ -228,7 +228,7 @@ def test_cli_convert_to_sdnn_bad_input(twin_run: tuple[Path, Path], tmp_path: Pa
 
 
 def test_loihi1_refuses_neuron_kinds_it_lacks() -> None:
-    from scnn.profile import chip_refusal, usable_chips
+    from scnn.profiling import chip_refusal, usable_chips
     from scnn.sim.network import LIF, Input, Network
 
     w = np.full((3, 4), 2)

@@ -114,7 +114,7 @@ def test_sweep_over_families_measures_each_on_the_chip(mini_fsdd: Path, tmp_path
 def test_parallel_eval_and_profile_equal_serial(mini_fsdd: Path, tmp_path: Path,
                                                 local_ray) -> None:
     from scnn.hweval import evaluate_netx
-    from scnn.profile import profile_netx
+    from scnn.profiling import profile_netx
 
     run, net = tmp_path / "run", tmp_path / "m.net"
     res = scnn("train", "--data", str(mini_fsdd), "--model", "model_b", "--epochs", "2",

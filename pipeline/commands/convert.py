@@ -122,7 +122,8 @@ def _to_sdnn(run, run_dir: Path, out: Path, percentile: float, steps: int, thres
     from scnn.sdnn import convert_sdnn_run
     from scnn.train import load_features
 
-    raw, _ = load_features(data, run.features, cache_dir=run_dir.parent / ".feature-cache")
+    raw, _ = load_features(data, run.features, cache_dir=run_dir.parent / ".feature-cache",
+                           spec=run.split)
     if "train" not in raw:
         raise ScnnError("the training split is empty: the conversion's statistics need it")
     tensors = {s: (run.normalizer(x), y) for s, (x, y) in raw.items()}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from scnn.data.datasets import FSDD, AudioDataset, SplitSpec, open_dataset
+from scnn.commands.options import TEST_SPEAKER_OPTION
+from scnn.data.datasets import FSDD, AudioDataset, SplitSpec, open_dataset, test_speakers_option
 from scnn.data.fetch import fetch_fsdd, raise_on_mismatch, resolve_data, verify_folder
 from scnn.hw.errors import ScnnError
 
@@ -38,10 +39,13 @@ def check(data: Path = DATA_OPT,
                                         "stopping at the first."),
           manifest: bool = typer.Option(False, "--manifest", help="FSDD: also verify every file "
                                         "against the shipped SHA-256 manifest."),
+          test_speaker: list[str] = TEST_SPEAKER_OPTION,
           ) -> None:
     """Validate a dataset folder: decode every file, print counts per class, speaker, split."""
+    held_out = test_speakers_option(test_speaker).test_speakers
     root = resolve_data(data)
-    ds = open_dataset(root, kind, SplitSpec(val_speakers=tuple(val_speaker)))
+    ds = open_dataset(root, kind, SplitSpec(val_speakers=tuple(val_speaker),
+                                            test_speakers=held_out))
     bad = check_dataset(ds, skip_bad)
     counts = ds.counts()
     typer.echo(f"{ds.name} dataset at {ds.root}: {len(ds.clips)} clips, {len(ds.classes)} classes")

@@ -19,3 +19,8 @@ ENERGY_CHIP_OPTION = typer.Option("loihi2", "--energy-chip", help="Chip whose pe
 ENERGY_WARMUP_OPTION = typer.Option(ENERGY_WARMUP, "--energy-warmup", help="Fraction of the "
                                     "training steps over which the energy weight ramps up "
                                     "from 0.")
+TEST_SPEAKER_OPTION = typer.Option(None, "--test-speaker", help="Hold out this FSDD speaker "
+                                   "as the test split, all of their recordings (repeatable): "
+                                   "a speaker-independent split. Default: the official split "
+                                   "(recordings 0-4 of every speaker), or the one a run or "
+                                   "card records.")

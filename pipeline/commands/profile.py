@@ -38,7 +38,7 @@ def _arrays_profile(net: Path, names: tuple[str, ...], spikes: Path | None, bias
                     spike_exp: int, input_message_bits: int, max_chips: int) -> list[dict]:
     """``--input``/``--bias`` mode: the arrays drive the network as in ``scnn sim``."""
     from scnn.commands.sim import SimConfig, load_array
-    from scnn.profile import profile_arrays
+    from scnn.profiling import profile_arrays
     from scnn.sim.netx import read_netx
 
     if steps is None:
@@ -79,7 +79,7 @@ def profile(
     address: str = ADDRESS_OPTION,
 ) -> None:
     """Spikes, SynOps, cores, energy and latency per inference on Loihi 1 / Loihi 2."""
-    from scnn.profile import chip_names, profile_netx
+    from scnn.profiling import chip_names, profile_netx
 
     if not net.is_file():
         raise ScnnError(f"{net}: no such network file")
@@ -104,7 +104,7 @@ def profile(
         recs = profile_netx(net, data, names, limit, split, batch, max_chips, progress=True,
                             workers=workers, address=address)
     _write_json(out, recs if chip == "all" else recs[0])
-    from scnn.profile import chip_refusal, energy_text
+    from scnn.profiling import chip_refusal, energy_text
     from scnn.sim.netx import read_netx
 
     for r in recs:

@@ -7,7 +7,12 @@ from pathlib import Path
 import typer
 
 from scnn import defaults
-from scnn.commands.options import ENERGY_CHIP_OPTION, ENERGY_WARMUP_OPTION, ENERGY_WEIGHT_OPTION
+from scnn.commands.options import (
+    ENERGY_CHIP_OPTION,
+    ENERGY_WARMUP_OPTION,
+    ENERGY_WEIGHT_OPTION,
+    TEST_SPEAKER_OPTION,
+)
 from scnn.defaults import MODEL_NAMES, QAT_EPOCHS
 from scnn.hw.errors import ScnnError
 
@@ -33,8 +38,10 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
         skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable audio files "
                                       "(counted) instead of stopping."),
+        test_speaker: list[str] = TEST_SPEAKER_OPTION,
         ) -> None:
     """Run the whole pipeline into one run directory (stages: see below)."""
+    from scnn.data.datasets import test_speakers_option
     from scnn.energy_loss import check_energy_options
     from scnn.features import FeatureConfig
     from scnn.models.scnn import get_config, with_width
@@ -42,6 +49,10 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
     from scnn.runner import RunContext, run_pipeline
     from scnn.train import TrainConfig
 
+    spec = test_speakers_option(test_speaker)
+    if net is not None and test_speaker:
+        raise ScnnError("--test-speaker: a run from --net tests on the split its card records; "
+                        "train with --test-speaker instead")
     fcfg = FeatureConfig(kind=front_end)
     mcfg = with_width(get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed), width)
     energy = {"energy_weight": energy_weight, "energy_chip": energy_chip,
@@ -56,7 +67,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
     ctx = RunContext(out=out, data=data, features=fcfg, skip_bad=skip_bad, model=mcfg,
                      train=TrainConfig(epochs=epochs, seed=seed, **energy),
                      qat=TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed, **energy),
-                     lava_clips=lava_clips, net=net)
+                     lava_clips=lava_clips, net=net, splits=spec)
     summary = run_pipeline(ctx, echo=typer.echo)
     typer.echo(f"run directory: {out}  (stages: {', '.join(summary)})")
 

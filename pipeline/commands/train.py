@@ -14,6 +14,7 @@ from scnn.commands.options import (
     ENERGY_CHIP_OPTION,
     ENERGY_WARMUP_OPTION,
     ENERGY_WEIGHT_OPTION,
+    TEST_SPEAKER_OPTION,
     WORKERS_OPTION,
 )
 from scnn.defaults import MODEL_NAMES, QAT_EPOCHS, QAT_LR
@@ -49,15 +50,19 @@ def train(
     energy_weight: float = ENERGY_WEIGHT_OPTION,
     energy_chip: str = ENERGY_CHIP_OPTION,
     energy_warmup: float = ENERGY_WARMUP_OPTION,
+    test_speaker: list[str] = TEST_SPEAKER_OPTION,
 ) -> None:
     """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split.
 
     With --energy-weight the loss adds the modelled chip energy of the spikes (the same
     weight applies to --qat fine-tuning)."""
+    from scnn.data.datasets import test_speakers_option
     from scnn.energy_loss import check_energy_options
     from scnn.features import FeatureConfig
     from scnn.models.scnn import get_config, with_width
     from scnn.train import TrainConfig, load_splits, train_run
+
+    spec = test_speakers_option(test_speaker)
 
     fcfg = FeatureConfig(kind=front_end)
     mcfg = get_config(model, input_shape=fcfg.shape, steps=steps, beta=beta,
@@ -70,8 +75,9 @@ def train(
     tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, **energy)
     qcfg = TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed, **energy)
     out = out or Path("runs") / model
-    tensors, norm, classes = load_splits(data, fcfg, cache_dir=out.parent / ".feature-cache")
-    metrics = train_run(mcfg, tcfg, tensors, norm, fcfg, classes, out)
+    tensors, norm, classes = load_splits(data, fcfg, cache_dir=out.parent / ".feature-cache",
+                                         spec=spec)
+    metrics = train_run(mcfg, tcfg, tensors, norm, fcfg, classes, out, split=spec)
     acc = metrics.get("test_accuracy")
     typer.echo(f"{model}: test accuracy {100 * acc:.2f} % on {metrics['test_n']} clips, "
                f"trained in {metrics['train_seconds']} s -> {out}" if acc is not None else
@@ -124,6 +130,7 @@ def evaluate(
                               "spread evenly over the split."),
     workers: int = WORKERS_OPTION,
     address: str = ADDRESS_OPTION,
+    test_speaker: list[str] = TEST_SPEAKER_OPTION,
 ) -> None:
     """Evaluate on a split: accuracy, per-class accuracy, confusion matrix PNG.
 
@@ -131,22 +138,27 @@ def evaluate(
     would be and evaluated in bit-exact simulation (the model card beside it gives the
     front end, drive, steps and readout rule).
     """
+    from scnn.data.datasets import test_speakers_option
+
+    spec = test_speakers_option(test_speaker) if test_speaker else None
     if json_out is not None:
         check_output(json_out)  # before the work starts
     if target.suffix == ".net":
-        _evaluate_netx(target, data, split, json_out, backend, limit, workers, address)
+        _evaluate_netx(target, data, split, json_out, backend, limit, workers, address, spec)
         return
     if not target.is_dir():
         raise ScnnError(f"{target}: expected a run directory or a .net file")
     from scnn.train import accuracy_report, load_features, load_run, predict, save_confusion
 
     run = load_run(target)
-    raw, classes = load_features(data, run.features, splits=(split,))
+    spec = run.split if spec is None else spec
+    raw, classes = load_features(data, run.features, splits=(split,), spec=spec)
     if split not in raw:
         raise ScnnError(f"split {split!r} is empty in this dataset")
     x, y = run.normalizer(raw[split][0]), raw[split][1]
     rep = accuracy_report(predict(run.model, x), y, run.model.cfg.n_classes)
-    rep.update({"backend": "float", "model": run.model.cfg.name, "split": split})
+    rep.update({"backend": "float", "model": run.model.cfg.name, "split": split,
+                **({"split_spec": spec.to_dict()} if spec.to_dict() else {})})
     png = target / f"confusion-{split}.png"
     save_confusion(rep["confusion"], classes, png,
                    f"{run.model.cfg.name} ({split}): {100 * rep['accuracy']:.2f} %")
@@ -161,13 +173,14 @@ def evaluate(
 
 def _evaluate_netx(net: Path, data: Path | None, split: str, json_out: Path | None,
                    backend: str, limit: int | None, workers: int = 1,
-                   address: str | None = None) -> None:
+                   address: str | None = None, spec=None) -> None:
     if not net.exists():
         raise ScnnError(f"{net}: no such file")
     from scnn.export import load_card
     from scnn.hweval import evaluate_netx
 
-    rep = evaluate_netx(net, data, backend, limit, split, workers=workers, address=address)
+    rep = evaluate_netx(net, data, backend, limit, split, workers=workers, address=address,
+                        spec=spec)
     typer.echo(f"{net.name} ({backend}, bit-exact) on {split}: accuracy "
                f"{100 * rep['accuracy']:.2f} % ({rep['n']} clips, {rep['run_steps']} steps)")
     for cls, acc in zip(load_card(net)["classes"], rep["per_class"], strict=True):

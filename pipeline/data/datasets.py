@@ -49,21 +49,74 @@ class SplitSpec:
     """How FSDD clips are assigned to splits.
 
     ``test_indices``: half-open range of recording indices that form the test split
-    (official: 0-4). ``val_indices`` / ``val_speakers``: training clips with an index
-    in that range, or by one of those speakers, form the validation split.
+    (official: 0-4). ``test_speakers``: when given, the test split is every clip of
+    these speakers instead (all indices; a speaker-independent split such as
+    leave-one-speaker-out), and no clip of theirs is trained on. ``val_indices`` /
+    ``val_speakers``: training clips with an index in that range, or by one of those
+    speakers, form the validation split.
     """
 
     test_indices: tuple[int, int] = (0, 5)
     val_indices: tuple[int, int] | None = None
     val_speakers: tuple[str, ...] = ()
+    test_speakers: tuple[str, ...] = ()
 
     def assign(self, speaker: str, index: int) -> str:
-        lo, hi = self.test_indices
-        if lo <= index < hi:
+        if self.test_speakers:
+            if speaker in self.test_speakers:
+                return "test"
+        elif self.test_indices[0] <= index < self.test_indices[1]:
             return "test"
         vi = self.val_indices
         in_val = (vi is not None and vi[0] <= index < vi[1]) or speaker in self.val_speakers
         return "val" if in_val else "train"
+
+    def to_dict(self) -> dict:
+        """The test split as a run directory and a model card record it ({} if official)."""
+        return {"test_speakers": list(self.test_speakers)} if self.test_speakers else {}
+
+    @classmethod
+    def from_dict(cls, d: object, source: object = "split") -> SplitSpec:
+        """Inverse of :meth:`to_dict`; ``source`` names the file in errors."""
+        if not isinstance(d, dict) or set(d) - {"test_speakers"}:
+            raise ScnnError(f"{source}: 'split' must be {{}} or {{\"test_speakers\": [names]}}, "
+                            f"got {d!r}")
+        names = d.get("test_speakers", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) and SPEAKER_NAME.match(n)
+                                                  for n in names):
+            raise ScnnError(f"{source}: split test_speakers must be a list of speaker names "
+                            f"(letters only), got {names!r}")
+        return cls(test_speakers=tuple(names))
+
+    def check_speakers(self, speakers: Iterable[str], root: Path) -> None:
+        """Refuse a held-out (test or validation) speaker the dataset does not have, or
+        holding out every speaker for test."""
+        have = sorted(set(speakers))
+        for role, names in (("test", self.test_speakers), ("validation", self.val_speakers)):
+            for name in names:
+                if name not in have:
+                    raise ScnnError(f"{role} speaker {name!r}: not a speaker of {root} (its "
+                                    f"speakers: {', '.join(have)})")
+        if self.test_speakers and set(have) <= set(self.test_speakers):
+            raise ScnnError(f"test speakers {', '.join(self.test_speakers)}: that is every "
+                            f"speaker of {root}, nothing is left to train on")
+
+
+def test_speakers_option(names: Sequence[str] | None) -> SplitSpec:
+    """``--test-speaker NAME`` (repeatable) -> the SplitSpec; names checked for form."""
+    names = list(names or ())
+    for n in names:
+        if not SPEAKER_NAME.match(n):
+            raise ScnnError(f"--test-speaker {n!r}: a speaker name is letters only "
+                            "(FSDD: george, jackson, lucas, nicolas, theo, yweweler)")
+    if len(set(names)) != len(names):
+        raise ScnnError(f"--test-speaker: {', '.join(names)} names a speaker twice")
+    return SplitSpec(test_speakers=tuple(names))
+
+
+def split_of(record: dict, source: object) -> SplitSpec:
+    """The split a run's config.json or a model card records (official if none)."""
+    return SplitSpec.from_dict(record["split"], source) if "split" in record else SplitSpec()
 
 
 @dataclass
@@ -136,6 +189,7 @@ class AudioDataset:
 
 
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+SPEAKER_NAME = re.compile(r"^[A-Za-z]+$")
 
 
 class FSDD(AudioDataset):
@@ -161,6 +215,7 @@ class FSDD(AudioDataset):
             clips.append(Clip(p, digit, speaker, index, splits.assign(speaker, index)))
         if not clips:
             raise ScnnError(f"{rec}: no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav)")
+        splits.check_speakers((c.speaker for c in clips), rec)
         super().__init__(rec, [str(d) for d in range(10)], clips, target_rate)
 
 
@@ -220,4 +275,8 @@ def open_dataset(root: str | Path, kind: str = "auto", splits: SplitSpec | None 
         kind = "fsdd" if looks_fsdd else "folder"
     if kind == "fsdd":
         return FSDD(root, splits, target_rate)
+    if splits is not None and splits.test_speakers:
+        raise ScnnError(f"{root}: test speakers need FSDD file names "
+                        "({digit}_{speaker}_{index}.wav); a labelled folder takes its split "
+                        "from splits.csv")
     return LabelledFolder(root, target_rate)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scnn.export import card_inputs, drive_kind, load_card, read_card_net
+from scnn.export import card_inputs, card_split, drive_kind, load_card, read_card_net
 from scnn.features import FeatureConfig
 from scnn.hw.chips import CHIPS
 from scnn.hw.energy import (
@@ -201,7 +201,7 @@ def profile_netx(net_path: Path, data: Path | None, chips: tuple[str, ...] = ("l
     net = read_card_net(net_path, card)
     chips = usable_chips(net, chips)
     raw, _ = load_features(data, FeatureConfig.from_dict(card["features"]), splits=(split,),
-                           progress=progress)
+                           progress=progress, spec=card_split(card, net_path))
     if split not in raw:
         raise ScnnError(f"split {split!r} is empty in this dataset")
     x, _ = raw[split]
