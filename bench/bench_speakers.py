@@ -43,17 +43,15 @@ COLUMNS = ("twin", "float", "bitexact")
 REFERENCE = Path(__file__).resolve().parents[1] / "netx_exports" / "fsdd_scnn.net"
 
 
-def one_fold(seed: int, speaker: str, epochs: int, qat_epochs: int, data: Path | None,
-             out: Path) -> dict:
-    done = out / "fold.json"
-    if done.exists():
-        return json.loads(done.read_text())
-    t0 = time.perf_counter()
-    spec = SplitSpec(test_speakers=(speaker,))
+def train_pair(seed: int, spec: SplitSpec, epochs: int, qat_epochs: int, data: Path | None,
+               out: Path) -> dict:
+    """Train the default SCNN and its CNN twin on ``spec``'s training split into
+    OUT/scnn and OUT/cnn_scnn, quantise (and fine-tune) the SCNN, export OUT/scnn/network.net
+    and evaluate it bit-exactly on ``spec``'s test split; returns the figures (%)."""
     fcfg = FeatureConfig()
     tensors, norm, classes = load_splits(data, fcfg, cache_dir=out.parent.parent / ".cache",
                                          progress=False, spec=spec)
-    row = {"seed": seed, "speaker": speaker, "epochs": epochs, "qat_epochs": qat_epochs,
+    row = {"seed": seed, "epochs": epochs, "qat_epochs": qat_epochs,
            "n": len(tensors["test"][1])}
     for name in ("cnn_scnn", "scnn"):
         mcfg = get_config(name, input_shape=fcfg.shape, seed=seed)
@@ -65,13 +63,40 @@ def one_fold(seed: int, speaker: str, epochs: int, qat_epochs: int, data: Path |
                  run, progress=False)
     export_netx(run, run / "network.net")
     rep = evaluate_netx(run / "network.net", data, "fast", None, "test", progress=False)
-    if rep["n"] != row["n"] or rep.get("split_spec") != spec.to_dict():
+    if rep["n"] != row["n"] or rep.get("split_spec", {}) != spec.to_dict():
         raise SystemExit(f"{run}: the export was evaluated on {rep['n']} clips of "
-                         f"{rep.get('split_spec')}, not on {speaker}'s {row['n']}")
+                         f"{rep.get('split_spec')}, not on the {row['n']} of {spec}")
     row.update({"quantised": 100 * q["quantized_accuracy"], "kept": q["kept"],
-                "bitexact": 100 * rep["accuracy"], "seconds": round(time.perf_counter() - t0)})
+                "bitexact": 100 * rep["accuracy"]})
+    return row
+
+
+def one_fold(seed: int, speaker: str, epochs: int, qat_epochs: int, data: Path | None,
+             out: Path) -> dict:
+    done = out / "fold.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    t0 = time.perf_counter()
+    row = {"speaker": speaker, **train_pair(seed, SplitSpec(test_speakers=(speaker,)), epochs,
+                                            qat_epochs, data, out)}
+    row["seconds"] = round(time.perf_counter() - t0)
     done.write_text(json.dumps(row, indent=2) + "\n")
     return row
+
+
+def training_args(ap: argparse.ArgumentParser, out: str) -> None:
+    """--epochs, --qat-epochs, --data and --out, as the benches that use train_pair take
+    them."""
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS)
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=Path(out))
+
+
+def check_training_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.epochs < 1 or args.qat_epochs < 0:
+        ap.error(f"--epochs must be >= 1 and --qat-epochs >= 0, got {args.epochs}, "
+                 f"{args.qat_epochs}")
 
 
 def mean_sd(values: list[float]) -> str:
@@ -83,14 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--speakers", nargs="+", default=list(SPEAKERS), choices=SPEAKERS)
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS)
-    ap.add_argument("--data", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=Path("runs/bench-speakers"))
+    training_args(ap, "runs/bench-speakers")
     args = ap.parse_args(argv)
-    if args.epochs < 1 or args.qat_epochs < 0:
-        ap.error(f"--epochs must be >= 1 and --qat-epochs >= 0, got {args.epochs}, "
-                 f"{args.qat_epochs}")
+    check_training_args(ap, args)
 
     base = evaluate_netx(REFERENCE, args.data, "fast", None, "test", progress=False)
     print(f"baseline {REFERENCE.name} on the official split (all six speakers in training): "

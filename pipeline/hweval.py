@@ -91,11 +91,12 @@ def _names(names: list[str]) -> str:
 
 def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
                   limit: int | None = None, split: str = "test", progress: bool = True,
-                  workers: int = 1, address: str | None = None, spec=None) -> dict:
+                  workers: int = 1, address: str | None = None, spec=None,
+                  noise=None) -> dict:
     """Accuracy of NET.net (with its model card) on a split; JSON-ready figures.
 
     ``spec``: a ``SplitSpec`` (default: the test split the card records, else the
-    official one).
+    official one); ``noise``: a ``NoiseSpec`` mixed into every clip (``scnn.data.noise``).
 
     ``workers > 1`` spreads contiguous shards of the clips over Ray tasks (a local Ray,
     or the cluster at ``address``); every clip is simulated exactly as in one process,
@@ -105,7 +106,8 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
     net = read_card_net(net_path, card)
     fcfg = FeatureConfig.from_dict(card["features"])
     spec = card_split(card, net_path) if spec is None else spec
-    raw, classes = load_features(data, fcfg, splits=(split,), progress=progress, spec=spec)
+    raw, classes = load_features(data, fcfg, splits=(split,), progress=progress, spec=spec,
+                                 noise=noise)
     check_classes(classes, card["classes"], net_path)
     if split not in raw:
         raise ScnnError(f"split {split!r} is empty in this dataset")
@@ -127,4 +129,6 @@ def evaluate_netx(net_path: Path, data: Path | None, backend: str = "fast",
                 "predictions": pred.tolist(), "workers": workers})
     if spec.to_dict():
         rep["split_spec"] = spec.to_dict()
+    if noise is not None:
+        rep["noise"] = noise.to_dict()
     return rep

@@ -315,10 +315,11 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test"),
                   cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True,
-                  spec=None):
+                  spec=None, noise=None):
     """Dataset -> ({split: (raw features, labels)} for the non-empty splits, class names).
 
-    ``spec``: a :class:`pipeline.data.datasets.SplitSpec` (default: the official split).
+    ``spec``: a :class:`pipeline.data.datasets.SplitSpec` (default: the official split);
+    ``noise``: a :class:`scnn.data.noise.NoiseSpec` mixed into every clip loaded.
     """
     from scnn.data.datasets import open_dataset
     from scnn.data.fetch import resolve_data
@@ -326,7 +327,8 @@ def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test
 
     ds = open_dataset(resolve_data(data), splits=spec)
     raw = {s: split_features(ds, s, fcfg, skip_bad=skip_bad, cache_dir=cache_dir,
-                             progress=progress)[:2] for s in splits if ds.split(s)}
+                             progress=progress, noise=noise)[:2]
+           for s in splits if ds.split(s)}
     return raw, ds.classes
 
 

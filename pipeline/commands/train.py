@@ -131,6 +131,12 @@ def evaluate(
     workers: int = WORKERS_OPTION,
     address: str = ADDRESS_OPTION,
     test_speaker: list[str] = TEST_SPEAKER_OPTION,
+    noise: str = typer.Option(None, "--noise", help="Mix noise into every clip first: white, "
+                              "pink or babble (other speakers' training clips); with --snr."),
+    snr: float = typer.Option(None, "--snr", help="Signal-to-noise ratio of the mixture, dB "
+                              "(clip power over noise power, whole clip)."),
+    noise_seed: int = typer.Option(0, "--noise-seed", help="Seed of the noise (each clip's "
+                                   "own generator: seed and file name)."),
 ) -> None:
     """Evaluate on a split: accuracy, per-class accuracy, confusion matrix PNG.
 
@@ -139,12 +145,15 @@ def evaluate(
     front end, drive, steps and readout rule).
     """
     from scnn.data.datasets import test_speakers_option
+    from scnn.data.noise import noise_option
 
     spec = test_speakers_option(test_speaker) if test_speaker else None
+    mixed = noise_option(noise, snr, noise_seed)
     if json_out is not None:
         check_output(json_out)  # before the work starts
     if target.suffix == ".net":
-        _evaluate_netx(target, data, split, json_out, backend, limit, workers, address, spec)
+        _evaluate_netx(target, data, split, json_out, backend, limit, workers, address, spec,
+                       mixed)
         return
     if not target.is_dir():
         raise ScnnError(f"{target}: expected a run directory or a .net file")
@@ -152,18 +161,19 @@ def evaluate(
 
     run = load_run(target)
     spec = run.split if spec is None else spec
-    raw, classes = load_features(data, run.features, splits=(split,), spec=spec)
+    raw, classes = load_features(data, run.features, splits=(split,), spec=spec, noise=mixed)
     if split not in raw:
         raise ScnnError(f"split {split!r} is empty in this dataset")
     x, y = run.normalizer(raw[split][0]), raw[split][1]
     rep = accuracy_report(predict(run.model, x), y, run.model.cfg.n_classes)
     rep.update({"backend": "float", "model": run.model.cfg.name, "split": split,
-                **({"split_spec": spec.to_dict()} if spec.to_dict() else {})})
+                **({"split_spec": spec.to_dict()} if spec.to_dict() else {}),
+                **({"noise": mixed.to_dict()} if mixed else {})})
     png = target / f"confusion-{split}.png"
     save_confusion(rep["confusion"], classes, png,
                    f"{run.model.cfg.name} ({split}): {100 * rep['accuracy']:.2f} %")
-    typer.echo(f"{run.model.cfg.name} on {split}: accuracy {100 * rep['accuracy']:.2f} % "
-               f"({rep['n']} clips)")
+    typer.echo(f"{run.model.cfg.name} on {split}{_noise_text(mixed)}: accuracy "
+               f"{100 * rep['accuracy']:.2f} % ({rep['n']} clips)")
     for cls, acc in zip(classes, rep["per_class"], strict=True):
         typer.echo(f"  class {cls:>8}: {100 * acc:6.2f} %")
     typer.echo(f"confusion matrix: {png}")
@@ -171,17 +181,21 @@ def evaluate(
         _write_report(json_out, rep)
 
 
+def _noise_text(noise) -> str:
+    return f" with {noise.kind} noise at {noise.snr_db:g} dB SNR" if noise is not None else ""
+
+
 def _evaluate_netx(net: Path, data: Path | None, split: str, json_out: Path | None,
                    backend: str, limit: int | None, workers: int = 1,
-                   address: str | None = None, spec=None) -> None:
+                   address: str | None = None, spec=None, noise=None) -> None:
     if not net.exists():
         raise ScnnError(f"{net}: no such file")
     from scnn.export import load_card
     from scnn.hweval import evaluate_netx
 
     rep = evaluate_netx(net, data, backend, limit, split, workers=workers, address=address,
-                        spec=spec)
-    typer.echo(f"{net.name} ({backend}, bit-exact) on {split}: accuracy "
+                        spec=spec, noise=noise)
+    typer.echo(f"{net.name} ({backend}, bit-exact) on {split}{_noise_text(noise)}: accuracy "
                f"{100 * rep['accuracy']:.2f} % ({rep['n']} clips, {rep['run_steps']} steps)")
     for cls, acc in zip(load_card(net)["classes"], rep["per_class"], strict=True):
         typer.echo(f"  class {cls:>8}: {100 * acc:6.2f} %")
