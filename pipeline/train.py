@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from scnn.features import FeatureConfig, Normalizer
 from scnn.hw.errors import ScnnError
 from scnn.models.scnn import SCNN, SCNNConfig
 from scnn.plots import pyplot, save_figure
+from scnn.sim.threads import check_threads
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,7 @@ class TrainConfig:
                             f"{self.energy_warmup}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ScnnError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        cores = os.cpu_count() or 1
-        if self.threads > 4 * cores:
-            raise ScnnError(f"threads (--threads) = {self.threads} on a machine with {cores} "
-                            f"cores; use at most {4 * cores}")
+        check_threads(self.threads, "threads (--threads)")
         if self.energy_chip not in defaults.ENERGY_CHIPS:
             raise ScnnError(f"energy_chip (--energy-chip) {self.energy_chip!r}: expected one of "
                             f"{', '.join(defaults.ENERGY_CHIPS)}")

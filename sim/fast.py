@@ -51,6 +51,7 @@ from scnn.sim.network import (
     SigmaDelta,
     reset_steps,
 )
+from scnn.sim.threads import check_threads
 
 # PyTorch's opt-in transparent huge pages for its buffers of 2 MiB and more (the synaptic
 # inputs are fresh buffers of several MiB per piece; faulting them in 4 KiB pages cost 3-8 %
@@ -303,6 +304,7 @@ class _DelayDenseSynapse:
 def _threads(n: int | None):
     old_torch, old_numba = torch.get_num_threads(), numba.get_num_threads()
     if n:
+        check_threads(n)  # the API's callers too: torch starts every thread it is given
         torch.set_num_threads(n)
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     try:

@@ -75,6 +75,7 @@ def test_sim_record_subset_and_silicon_v(files: dict[str, Path], tmp_path: Path)
     (["--backend", "gpu"], "unknown backend 'gpu'"),
     (["--record", "s,w"], "--record s,w"),
     (["--threads", "0"], "--threads 0"),
+    (["--threads", "100000"], "--threads 100000: this machine gives the process"),
     (["--spike-exp", "8"], "--spike-exp 8: must be in [0, 7]"),
     (["--record", "s,sigma,phase"], "choose from s,u,v,sigma,act,residue,real,imag or all"),
     (["--input", "{graded}"], "input spikes must be 0 or 1"),

@@ -23,6 +23,7 @@ from scnn.hw import fixed_point as fx
 from scnn.hw.errors import ScnnError
 from scnn.sim.atomic import atomic_output, check_output
 from scnn.sim.drive import VARIABLES
+from scnn.sim.threads import check_threads
 
 
 def _fast(**kwargs: object) -> dict[str, np.ndarray]:
@@ -59,8 +60,7 @@ class SimConfig:
     input_message_bits: int = 0
 
     def __post_init__(self) -> None:
-        if self.threads < 1:
-            raise ScnnError(f"--threads {self.threads}: must be >= 1")
+        check_threads(self.threads)
         if self.backend not in BACKENDS:
             raise ScnnError(f"unknown backend {self.backend!r} (choose from {', '.join(BACKENDS)})")
         bad = [r for r in self.record if r not in VARIABLES]
