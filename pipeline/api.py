@@ -6,7 +6,7 @@ scnn`` stays light).  Arrays use Lava's neuron order with time last (``scnn.sim.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from scnn.sim.netx import read_netx, write_netx
 
 BACKENDS = ("fast", "lava", "reference")
 
-__all__ = ["BACKENDS", "Difference", "assert_same", "compare", "profile", "read_netx",
-           "simulate", "write_netx"]
+__all__ = ["BACKENDS", "Difference", "assert_same", "compare", "evaluate", "profile",
+           "read_netx", "simulate", "stream_recording", "write_netx"]
 
 
 def _network(net: Network | str | Path) -> Network:
@@ -111,3 +111,43 @@ def profile(net: Network | str | Path, steps: int, *, spikes: np.ndarray | None 
     from scnn.profiling import profile_arrays
 
     return profile_arrays(_network(net), steps, spikes, bias, chips, **options)
+
+
+def evaluate(net: str | Path, data: str | Path | None = None, *, backend: str = "fast",
+             split: str = "test", limit: int | None = None,
+             test_speakers: Sequence[str] | None = None, noise: str | None = None,
+             snr: float | None = None, noise_seed: int = 0, workers: int = 1,
+             progress: bool = False) -> dict:
+    """Accuracy of an exported network (NET.net with its model card) on audio, driven as
+    the chip would be and simulated bit-exactly (as ``scnn eval NET.net``).
+
+    ``data``: a dataset folder (default ``$SCNN_DATA``, else the downloaded FSDD);
+    ``test_speakers``: hold these FSDD speakers out as the test split (default: the
+    split the card records, else the official one); ``noise`` (white, pink, babble)
+    with ``snr`` dB mixes noise into every clip (``scnn.data.noise``). Returns the
+    figures of ``scnn eval --json``: accuracy, n, per_class, confusion, clips,
+    predictions, ...
+    """
+    from scnn.data.datasets import test_speakers_option
+    from scnn.data.noise import noise_option
+    from scnn.hweval import evaluate_netx
+
+    spec = test_speakers_option(test_speakers) if test_speakers else None
+    mixed = noise_option(noise, snr, noise_seed)
+    return evaluate_netx(Path(net), None if data is None else Path(data), backend, limit,
+                         split, progress=progress, workers=workers, spec=spec, noise=mixed)
+
+
+def stream_recording(net: str | Path, wav: str | Path, labels: str | Path | None = None, *,
+                     tolerance: float = 0.5, threshold: int | None = None,
+                     backend: str = "fast", seconds: float | None = None,
+                     profile: bool = True) -> dict:
+    """A recording of any length streamed frame by frame through a streamed network
+    (``scnn train-stream``'s NET.net), bit-exactly (as ``scnn stream``): the detected
+    words with times; with ``labels`` (a ``scnn data recording`` CSV) precision and
+    recall within ``tolerance`` s; with ``profile`` Loihi 2 energy per second of audio.
+    """
+    from scnn.stream import stream_recording as run
+
+    return run(Path(net), Path(wav), None if labels is None else Path(labels),
+                            tolerance, threshold, backend, seconds, profile)

@@ -88,3 +88,36 @@ def test_api_names_are_not_shadowed_by_submodules() -> None:
         assert mod.name not in scnn.API, f"scnn.{mod.name} shadows the API's {mod.name}"
     importlib.import_module("scnn.profiling")
     assert callable(scnn.profile) and scnn.profile.__module__ == "scnn.api"
+
+
+def test_evaluate_is_scnn_eval(fsdd_dir: Path, tmp_path: Path) -> None:
+    """scnn.evaluate gives the figures of `scnn eval NET.net --json`, clean, on a held-out
+    speaker and in noise; bad values are the CLI's one-line errors."""
+    import json
+
+    net = REPO / "netx_exports" / "fsdd_scnn.net"
+    for kwargs, flags in (({}, []), ({"test_speakers": ["theo"]}, ["--test-speaker", "theo"]),
+                          ({"noise": "babble", "snr": 5}, ["--noise", "babble", "--snr", "5"])):
+        got = scnn.evaluate(net, fsdd_dir, limit=12, **kwargs)
+        out = tmp_path / "e.json"
+        subprocess.run([sys.executable, "-c", "from scnn.cli import main; main()", "eval",
+                        str(net), "--data", str(fsdd_dir), "--limit", "12", "--json", str(out),
+                        *flags], check=True, capture_output=True)
+        want = json.loads(out.read_text())
+        for key in ("accuracy", "n", "clips", "predictions", "split_spec", "noise"):
+            assert got.get(key) == want.get(key), (kwargs, key)
+    with pytest.raises(ScnnError, match="--noise and --snr go together"):
+        scnn.evaluate(net, fsdd_dir, noise="pink")
+
+
+def test_stream_recording_is_scnn_stream(fsdd_dir: Path, tmp_path: Path) -> None:
+    from scnn.stream import stream_recording
+
+    net = REPO / "netx_exports" / "fsdd_stream.net"
+    rec = tmp_path / "r.wav"
+    subprocess.run([sys.executable, "-c", "from scnn.cli import main; main()", "data",
+                    "recording", "--data", str(fsdd_dir), "--out", str(rec), "--seconds", "6"],
+                   check=True, capture_output=True)
+    got = scnn.stream_recording(net, rec, rec.with_suffix(".csv"), profile=False)
+    want = stream_recording(net, rec, rec.with_suffix(".csv"), profile=False)
+    assert got == want and got["score"]["utterances"] >= 2
