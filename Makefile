@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 RUN_OUT ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test lint clean docs
 
 $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: python3.10 not found (lava-nc needs Python 3.10)" >&2; exit 2; }
@@ -28,6 +28,9 @@ demo: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+docs: venv
+	$(BIN)/python -m scnn.clidoc > docs/cli.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
