@@ -15,8 +15,9 @@ from scnn.sim.netx import read_netx
 from scnn.train import load_features
 
 EXPORTS = Path(__file__).resolve().parents[1] / "netx_exports"
-NETS = pytest.mark.parametrize("path", [EXPORTS / "fsdd_scnn.net", EXPORTS / "fsdd_sdnn.net"],
-                               ids=("lif", "sdnn"))
+NETS = pytest.mark.parametrize("path", [EXPORTS / "fsdd_scnn.net", EXPORTS / "fsdd_sdnn.net",
+                                        EXPORTS / "fsdd_sdnn_w05.net"],
+                               ids=("lif", "sdnn", "sdnn_w05"))
 
 
 @NETS
