@@ -383,6 +383,20 @@ def stream_spikes(card: dict, xin: np.ndarray, tail: bool = True) -> np.ndarray:
     return x
 
 
+def fit_float(make_model, tcfg, tensors: dict, progress: bool = True, on_epoch=None):
+    """The float training both streamed families start with: ``make_model()`` built after
+    seeding, trained on ``tensors["train"]`` (curve on ``tensors["test"]`` if given);
+    returns (model, the epoch rows)."""
+    from scnn.train import fit, set_determinism
+
+    if tcfg.energy_weight > 0:
+        raise ScnnError("energy-aware training (--energy-weight) is not available for "
+                        "streamed networks yet")
+    set_determinism(tcfg.seed, tcfg.threads)
+    model = make_model()
+    return model, fit(model, tcfg, tensors["train"], tensors.get("test"), progress, on_epoch)
+
+
 def fit_stream(cfg: StreamConfig, tcfg, tensors: dict,
                qat_epochs: int = defaults.STREAM_QAT_EPOCHS,
                qat_lr: float = defaults.STREAM_QAT_LR,
@@ -392,15 +406,10 @@ def fit_stream(cfg: StreamConfig, tcfg, tensors: dict,
     ``on_epoch``: called with each float training epoch's row (``scnn.train.fit``)."""
     from dataclasses import replace
 
-    from scnn.train import accuracy, fit, set_determinism
+    from scnn.train import accuracy, fit
 
-    if tcfg.energy_weight > 0:
-        raise ScnnError("energy-aware training (--energy-weight) is not available for "
-                        "streamed networks yet")
-    set_determinism(tcfg.seed, tcfg.threads)
-    model = StreamLIF(cfg)
+    model, rows = fit_float(lambda: StreamLIF(cfg), tcfg, tensors, progress, on_epoch)
     train, test = tensors["train"], tensors.get("test")
-    rows = fit(model, tcfg, train, test, progress, on_epoch)
     metrics: dict = {"model": cfg.name, "seed": tcfg.seed, "epochs": tcfg.epochs,
                      "qat_epochs": qat_epochs, "float_train_curve": rows}
     if test is not None:

@@ -57,7 +57,14 @@ from scnn.sdnn import (
     SIGMA_FRAC,
     sdnn_weights,
 )
-from scnn.stream import INPUT_MAX, INPUT_PERCENTILE, StreamShape, check_stream_shape, frames
+from scnn.stream import (
+    INPUT_MAX,
+    INPUT_PERCENTILE,
+    StreamShape,
+    check_stream_shape,
+    fit_float,
+    frames,
+)
 
 # bias << 12 must fit the int32 sigma-delta state
 BIAS_LIMIT = ((1 << (fx.INT32_BITS - 1)) - 1) >> (fx.SDN_SPIKE_EXP_DEFAULT + fx.SDN_STATE_EXP)
@@ -339,15 +346,10 @@ def fit_stream_sdnn(cfg: StreamSDNNConfig, tcfg, tensors: dict,
     weights, biases, metrics). ``on_epoch``: as :func:`scnn.stream.fit_stream`."""
     from dataclasses import replace
 
-    from scnn.train import accuracy, fit, set_determinism
+    from scnn.train import accuracy, fit
 
-    if tcfg.energy_weight > 0:
-        raise ScnnError("energy-aware training (--energy-weight) is not available for "
-                        "streamed networks yet")
-    set_determinism(tcfg.seed, tcfg.threads)
-    model = StreamSDNN(cfg)
+    model, rows = fit_float(lambda: StreamSDNN(cfg), tcfg, tensors, progress, on_epoch)
     train, test = tensors["train"], tensors.get("test")
-    rows = fit(model, tcfg, train, test, progress, on_epoch)
     metrics: dict = {"model": cfg.name, "seed": tcfg.seed, "epochs": tcfg.epochs,
                      "float_train_curve": rows, "kept": "quantised"}
     if test is not None:
