@@ -23,7 +23,8 @@ import torch
 
 from scnn.hw.errors import ScnnError
 
-FRONT_ENDS = ("mfcc", "logmel")
+FRONT_ENDS = ("mfcc", "logmel", "spikes")
+SPIKE_CHANNELS = 700  # SHD/SSC: the cochlea model's channels
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,13 @@ class FeatureConfig:
 
     @property
     def n_coef(self) -> int:
+        if self.kind == "spikes":
+            return SPIKE_CHANNELS
         return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop_length / self.sample_rate
 
     @property
     def n_frames(self) -> int:
@@ -105,6 +112,8 @@ def extract(waves: Sequence[np.ndarray], cfg: FeatureConfig, batch: int = 256) -
     Each clip is processed as its own channel group so that the MFCC's 80 dB floor
     is relative to that clip's maximum, independent of what else is in the batch.
     """
+    if cfg.kind == "spikes":
+        raise ScnnError("the 'spikes' front end bins spike trains (SHD/SSC), not audio")
     if not len(waves):
         return torch.zeros((0, *cfg.shape))
     transform = _transform(cfg)

@@ -17,6 +17,7 @@ import torch
 
 from scnn.data.datasets import AudioDataset, Clip
 from scnn.features import FeatureConfig, extract
+from scnn.hw.errors import ScnnError
 
 
 def _cache_key(clips: list[Clip], cfg: FeatureConfig, noise=None) -> str:
@@ -24,7 +25,8 @@ def _cache_key(clips: list[Clip], cfg: FeatureConfig, noise=None) -> str:
     h = hashlib.sha256(json.dumps({**cfg.to_dict(), **extra}, sort_keys=True).encode())
     for c in clips:
         st = c.path.stat()
-        h.update(f"{c.path.name}|{c.label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        h.update(f"{c.key}|{c.label}|{c.segment}|{c.gain}|{st.st_size}|{st.st_mtime_ns}\n"
+                 .encode())
     return h.hexdigest()[:16]
 
 
@@ -34,21 +36,34 @@ def split_features(ds: AudioDataset, split: str, cfg: FeatureConfig, *,
                    noise=None) -> tuple[torch.Tensor, torch.Tensor, list[Clip]]:
     """Features, labels and clips of ``split`` (cached in ``cache_dir`` when given);
     ``noise``: a :class:`scnn.data.noise.NoiseSpec` mixed into every clip first."""
+    spiking = ds.name in ("shd", "ssc")
+    if spiking != (cfg.kind == "spikes"):
+        raise ScnnError(f"{ds.root}: {ds.name} " + (
+            "holds spike trains: its front end is 'spikes' (train a streamed network: "
+            "scnn train-stream)" if spiking else "is audio: the 'spikes' front end is for "
+            "SHD/SSC spike trains"))
+    if spiking and noise is not None:
+        raise ScnnError(f"{ds.root}: noise is mixed into audio; {ds.name} is spike trains")
     clips = ds.split(split)
     key = _cache_key(clips, cfg, noise) if cache_dir else ""
     path = Path(cache_dir) / f"features-{split}-{key}.pt" if cache_dir else None
     if path is not None and path.exists():
         saved = torch.load(path, weights_only=True)
-        by_path = {str(c.path): c for c in clips}
-        return saved["x"], saved["y"], [by_path[p] for p in saved["paths"]]
+        by_key = {c.key: c for c in clips}
+        return saved["x"], saved["y"], [by_key[k] for k in saved["keys"]]
     waves, report = ds.load_many(clips, skip_bad=skip_bad, progress=progress)
-    if noise is not None:
-        from scnn.data.noise import noise_mixer
+    if spiking:
+        from scnn.data.spikes import bin_spikes
 
-        waves = noise_mixer(noise, ds)(waves, report.clips)
-    x = extract(waves, cfg)
+        x = torch.from_numpy(bin_spikes(waves, cfg.frame_seconds, cfg.n_frames))
+    else:
+        if noise is not None:
+            from scnn.data.noise import noise_mixer
+
+            waves = noise_mixer(noise, ds)(waves, report.clips)
+        x = extract(waves, cfg)
     y = torch.tensor([c.label for c in report.clips], dtype=torch.long)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"x": x, "y": y, "paths": [str(c.path) for c in report.clips]}, path)
+        torch.save({"x": x, "y": y, "keys": [c.key for c in report.clips]}, path)
     return x, y, report.clips

@@ -66,7 +66,8 @@ class RunContext:
 
 
 def stage_data(ctx: RunContext) -> dict:
-    ctx.dataset = open_dataset(resolve_data(ctx.data), splits=ctx.splits)
+    ctx.dataset = open_dataset(resolve_data(ctx.data, dataset=ctx.splits.dataset),
+                               splits=ctx.splits)
     counts = ctx.dataset.counts()
     return {"root": str(ctx.dataset.root), "kind": ctx.dataset.name, "classes": ctx.dataset.classes,
             "clips": len(ctx.dataset.clips), "per_split": counts["split"]}

@@ -322,7 +322,7 @@ def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test
     from scnn.data.fetch import resolve_data
     from scnn.prepare import split_features
 
-    ds = open_dataset(resolve_data(data), splits=spec)
+    ds = open_dataset(resolve_data(data, dataset=spec.dataset if spec else "auto"), splits=spec)
     raw = {s: split_features(ds, s, fcfg, skip_bad=skip_bad, cache_dir=cache_dir,
                              progress=progress, noise=noise)[:2]
            for s in splits if ds.split(s)}
@@ -355,7 +355,12 @@ def train_run(mcfg: SCNNConfig, tcfg: TrainConfig, tensors: dict, norm: Normaliz
               fcfg: FeatureConfig, classes: list[str], out: Path, progress: bool = True,
               split: SplitSpec | None = None) -> dict:
     """Train, evaluate on the test split and write the run directory; returns metrics.
-    ``split``: the test split ``tensors`` were made with, recorded in config.json."""
+    ``split``: the test split ``tensors`` were made with, recorded in config.json. The
+    model's readout gets one neuron per class of the dataset."""
+    if mcfg.n_classes != len(classes):
+        from dataclasses import replace
+
+        mcfg = replace(mcfg, n_classes=len(classes))
     set_determinism(tcfg.seed, tcfg.threads)
     model = SCNN(mcfg)
     test = tensors.get("test")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from scnn.commands.options import TEST_SPEAKER_OPTION
+from scnn.commands.options import DATASET_OPTION, TEST_SPEAKER_OPTION
 from scnn.data.datasets import FSDD, AudioDataset, SplitSpec, open_dataset, test_speakers_option
 from scnn.data.fetch import fetch_fsdd, raise_on_mismatch, resolve_data, verify_folder
 from scnn.hw.errors import ScnnError
@@ -32,7 +32,7 @@ def check_dataset(ds: AudioDataset, skip_bad: bool) -> list[str]:
 
 @data_app.command("check")
 def check(data: Path = DATA_OPT,
-          kind: str = typer.Option("auto", help="Dataset kind: auto, fsdd or folder."),
+          dataset: str = DATASET_OPTION,
           val_speaker: list[str] = typer.Option([], help="FSDD: speakers whose training clips "
                                                 "form the validation split (repeatable)."),
           skip_bad: bool = typer.Option(False, "--skip-bad", help="Count bad files instead of "
@@ -42,10 +42,13 @@ def check(data: Path = DATA_OPT,
           test_speaker: list[str] = TEST_SPEAKER_OPTION,
           ) -> None:
     """Validate a dataset folder: decode every file, print counts per class, speaker, split."""
-    held_out = test_speakers_option(test_speaker).test_speakers
-    root = resolve_data(data)
-    ds = open_dataset(root, kind, SplitSpec(val_speakers=tuple(val_speaker),
-                                            test_speakers=held_out))
+    held_out = test_speakers_option(test_speaker, dataset).test_speakers
+    if manifest and dataset not in ("auto", "fsdd"):
+        raise ScnnError(f"--manifest: the shipped manifest is FSDD's; --dataset {dataset} is "
+                        "verified by `scnn data fetch`")
+    root = resolve_data(data, dataset=dataset)
+    ds = open_dataset(root, dataset, SplitSpec(val_speakers=tuple(val_speaker),
+                                               test_speakers=held_out))
     bad = check_dataset(ds, skip_bad)
     counts = ds.counts()
     typer.echo(f"{ds.name} dataset at {ds.root}: {len(ds.clips)} clips, {len(ds.classes)} classes")
@@ -61,12 +64,34 @@ def check(data: Path = DATA_OPT,
 
 
 @data_app.command("fetch")
-def fetch(cache: Path = typer.Option(None, help="Folder to hold recordings/ (default: "
-                                     "$SCNN_CACHE/fsdd-v1.0.10 or ~/.cache/scnn-pipeline/...).")
+def fetch(dataset: str = typer.Option("fsdd", "--dataset", help="fsdd, gsc (Speech Commands "
+                                      "v0.02, 2.4 GB), shd or ssc (Heidelberg spike trains)."),
+          cache: Path = typer.Option(None, help="Folder to unpack into (default: "
+                                     "$SCNN_CACHE/<dataset folder> or "
+                                     "~/.cache/scnn-pipeline/...); FSDD: the folder holding "
+                                     "recordings/."),
+          url: str = typer.Option(None, "--url", help="Download from a mirror: FSDD, the "
+                                  "tarball's URL; others, the folder holding the files."),
+          checksums: Path = typer.Option(None, "--checksums", help="gsc/shd/ssc: a "
+                                         "'DIGEST  FILE' list (md5sum or sha256sum format) "
+                                         "replacing the pinned checksums, for a mirror that "
+                                         "repacked the files."),
           ) -> None:
-    """Download FSDD v1.0.10 from its upstream repository and verify every file."""
-    folder = fetch_fsdd(cache)
-    typer.echo(f"FSDD ready at {folder}")
+    """Download a dataset from upstream (or --url) into the cache and verify its checksums;
+    prints the folder to pass as --data."""
+    if dataset == "fsdd":
+        if checksums is not None:
+            raise ScnnError("--checksums: FSDD is verified file by file against the shipped "
+                            "manifest; the option is for gsc, shd and ssc")
+        folder = fetch_fsdd(cache, **({"url": url} if url else {}))
+        typer.echo(f"FSDD ready at {folder}")
+        return
+    from scnn.data.sources import fetch_dataset, source
+
+    src = source(dataset)
+    folder = fetch_dataset(dataset, cache, url, checksums)
+    hint = " (--dataset gsc12 for the 12-class task)" if dataset == "gsc" else ""
+    typer.echo(f"{src.title} ready at {folder}: pass --data {folder}{hint}")
 
 
 

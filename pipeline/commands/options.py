@@ -24,3 +24,8 @@ TEST_SPEAKER_OPTION = typer.Option(None, "--test-speaker", help="Hold out this F
                                    "a speaker-independent split. Default: the official split "
                                    "(recordings 0-4 of every speaker), or the one a run or "
                                    "card records.")
+DATASET_OPTION = typer.Option("auto", "--dataset", help="What the --data folder holds: auto "
+                              "(detected), fsdd, folder (ROOT/<label>/*.wav), gsc (Speech "
+                              "Commands, 35 words), gsc12 (its 12-class task), shd or ssc "
+                              "(spike trains). Recorded with the run; without --data, the "
+                              "dataset is downloaded into the cache.")

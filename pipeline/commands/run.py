@@ -8,6 +8,7 @@ import typer
 
 from scnn import defaults
 from scnn.commands.options import (
+    DATASET_OPTION,
     ENERGY_CHIP_OPTION,
     ENERGY_WARMUP_OPTION,
     ENERGY_WEIGHT_OPTION,
@@ -39,6 +40,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable audio files "
                                       "(counted) instead of stopping."),
         test_speaker: list[str] = TEST_SPEAKER_OPTION,
+        dataset: str = DATASET_OPTION,
         ) -> None:
     """Run the whole pipeline into one run directory (stages: see below)."""
     from scnn.data.datasets import test_speakers_option
@@ -49,7 +51,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
     from scnn.runner import RunContext, run_pipeline
     from scnn.train import TrainConfig
 
-    spec = test_speakers_option(test_speaker)
+    spec = test_speakers_option(test_speaker, dataset)
     if net is not None and test_speaker:
         raise ScnnError("--test-speaker: a run from --net tests on the split its card records; "
                         "train with --test-speaker instead")

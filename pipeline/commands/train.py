@@ -11,6 +11,7 @@ import typer
 from scnn import defaults
 from scnn.commands.options import (
     ADDRESS_OPTION,
+    DATASET_OPTION,
     ENERGY_CHIP_OPTION,
     ENERGY_WARMUP_OPTION,
     ENERGY_WEIGHT_OPTION,
@@ -51,6 +52,7 @@ def train(
     energy_chip: str = ENERGY_CHIP_OPTION,
     energy_warmup: float = ENERGY_WARMUP_OPTION,
     test_speaker: list[str] = TEST_SPEAKER_OPTION,
+    dataset: str = DATASET_OPTION,
 ) -> None:
     """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split.
 
@@ -62,7 +64,7 @@ def train(
     from scnn.models.scnn import get_config, with_width
     from scnn.train import TrainConfig, load_splits, train_run
 
-    spec = test_speakers_option(test_speaker)
+    spec = test_speakers_option(test_speaker, dataset)
 
     fcfg = FeatureConfig(kind=front_end)
     mcfg = get_config(model, input_shape=fcfg.shape, steps=steps, beta=beta,

@@ -30,18 +30,40 @@ from scnn.hw.errors import ScnnError
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+DATASET_KINDS = ("auto", "fsdd", "folder", "gsc", "gsc12", "shd", "ssc")
+
+
+def check_kind(kind: object, option: str = "--dataset") -> str:
+    """``kind`` if it is a dataset kind, else a one-line error naming ``option``."""
+    if kind not in DATASET_KINDS:
+        raise ScnnError(f"{option} {kind!r}: unknown dataset kind; expected one of "
+                        f"{', '.join(DATASET_KINDS)}")
+    return kind
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One labelled recording. ``index`` is the repetition number (-1 when unknown)."""
+    """One labelled recording. ``index`` is the repetition number (-1 when unknown).
+
+    ``segment``: (start, length) in seconds when the clip is a window of a longer file
+    (Speech Commands' silence), scaled by ``gain``; ``rel``: the clip's name, unique within
+    its dataset, when the file name alone is not (default: the file name).
+    """
 
     path: Path
     label: int
     speaker: str
     index: int
     split: str
+    segment: tuple[float, float] | None = None
+    gain: float = 1.0
+    rel: str = ""
+
+    @property
+    def key(self) -> str:
+        """The clip's unique name within its dataset (caches, noise seeds, errors)."""
+        return self.rel or self.path.name
 
 
 @dataclass(frozen=True)
@@ -53,13 +75,19 @@ class SplitSpec:
     these speakers instead (all indices; a speaker-independent split such as
     leave-one-speaker-out), and no clip of theirs is trained on. ``val_indices`` /
     ``val_speakers``: training clips with an index in that range, or by one of those
-    speakers, form the validation split.
+    speakers, form the validation split. ``dataset``: the kind the folder is opened as
+    (:data:`DATASET_KINDS`; ``auto`` detects it), recorded with the split because a kind
+    such as ``gsc12`` decides the classes.
     """
 
     test_indices: tuple[int, int] = (0, 5)
     val_indices: tuple[int, int] | None = None
     val_speakers: tuple[str, ...] = ()
     test_speakers: tuple[str, ...] = ()
+    dataset: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_kind(self.dataset)
 
     def assign(self, speaker: str, index: int) -> str:
         if self.test_speakers:
@@ -72,21 +100,27 @@ class SplitSpec:
         return "val" if in_val else "train"
 
     def to_dict(self) -> dict:
-        """The test split as a run directory and a model card record it ({} if official)."""
-        return {"test_speakers": list(self.test_speakers)} if self.test_speakers else {}
+        """The test split and dataset kind as a run directory and a model card record them
+        ({} if official and detected)."""
+        out: dict = {"test_speakers": list(self.test_speakers)} if self.test_speakers else {}
+        return {**out, "dataset": self.dataset} if self.dataset != "auto" else out
 
     @classmethod
     def from_dict(cls, d: object, source: object = "split") -> SplitSpec:
         """Inverse of :meth:`to_dict`; ``source`` names the file in errors."""
-        if not isinstance(d, dict) or set(d) - {"test_speakers"}:
-            raise ScnnError(f"{source}: 'split' must be {{}} or {{\"test_speakers\": [names]}}, "
-                            f"got {d!r}")
+        if not isinstance(d, dict) or set(d) - {"test_speakers", "dataset"}:
+            raise ScnnError(f"{source}: 'split' must be {{}} or hold \"test_speakers\": "
+                            f"[names] and/or \"dataset\": kind, got {d!r}")
         names = d.get("test_speakers", [])
         if not isinstance(names, list) or not all(isinstance(n, str) and SPEAKER_NAME.match(n)
                                                   for n in names):
             raise ScnnError(f"{source}: split test_speakers must be a list of speaker names "
                             f"(letters only), got {names!r}")
-        return cls(test_speakers=tuple(names))
+        kind = d.get("dataset", "auto")
+        if kind not in DATASET_KINDS:
+            raise ScnnError(f"{source}: split dataset must be one of "
+                            f"{', '.join(DATASET_KINDS)}, got {kind!r}")
+        return cls(test_speakers=tuple(names), dataset=kind)
 
     def check_speakers(self, speakers: Iterable[str], root: Path) -> None:
         """Refuse a held-out (test or validation) speaker the dataset does not have, or
@@ -102,8 +136,10 @@ class SplitSpec:
                             f"speaker of {root}, nothing is left to train on")
 
 
-def test_speakers_option(names: Sequence[str] | None) -> SplitSpec:
-    """``--test-speaker NAME`` (repeatable) -> the SplitSpec; names checked for form."""
+def test_speakers_option(names: Sequence[str] | None, dataset: str = "auto") -> SplitSpec:
+    """``--test-speaker NAME`` (repeatable) and ``--dataset KIND`` -> the SplitSpec; names
+    checked for form."""
+    check_kind(dataset)
     names = list(names or ())
     for n in names:
         if not SPEAKER_NAME.match(n):
@@ -111,7 +147,10 @@ def test_speakers_option(names: Sequence[str] | None) -> SplitSpec:
                             "(FSDD: george, jackson, lucas, nicolas, theo, yweweler)")
     if len(set(names)) != len(names):
         raise ScnnError(f"--test-speaker: {', '.join(names)} names a speaker twice")
-    return SplitSpec(test_speakers=tuple(names))
+    if names and dataset not in ("auto", "fsdd"):
+        raise ScnnError(f"--test-speaker needs FSDD; --dataset {dataset} keeps its official "
+                        "split")
+    return SplitSpec(test_speakers=tuple(names), dataset=dataset)
 
 
 def split_of(record: dict, source: object) -> SplitSpec:
@@ -136,7 +175,7 @@ class AudioDataset:
                  target_rate: int = TARGET_RATE) -> None:
         self.root = root
         self.classes = list(classes)
-        self.clips = sorted(clips, key=lambda c: (c.label, c.speaker, c.index, c.path.name))
+        self.clips = sorted(clips, key=lambda c: (c.label, c.speaker, c.index, c.key))
         self.target_rate = target_rate
         self._rates_logged: set[int] = set()
 
@@ -153,7 +192,12 @@ class AudioDataset:
             self._rates_logged.add(rate)
             log.warning("%s: resampling %d Hz audio to %d Hz (first seen in %s)",
                         self.name, rate, self.target_rate, clip.path.name)
-        return wave
+        if clip.segment is not None:
+            start = int(round(clip.segment[0] * self.target_rate))
+            wave = wave[start : start + int(round(clip.segment[1] * self.target_rate))]
+            if wave.size == 0:
+                raise AudioError(f"{clip.path}: segment {clip.segment} is past the end")
+        return wave if clip.gain == 1.0 else (wave * np.float32(clip.gain))
 
     def load_many(self, clips: Iterable[Clip], skip_bad: bool = False,
                   progress: bool = False) -> tuple[list[np.ndarray], LoadReport]:
@@ -244,7 +288,8 @@ class LabelledFolder(AudioDataset):
                     continue
                 rel = f"{cls}/{p.name}"
                 speaker = p.stem.split("_")[0]
-                clips.append(Clip(p, label, speaker, -1, given.get(rel, _hash_split(rel))))
+                clips.append(Clip(p, label, speaker, -1, given.get(rel, _hash_split(rel)),
+                                  rel=rel))
         if not clips:
             raise ScnnError(f"{root}: no audio files in the class folders")
         super().__init__(root, classes, clips, target_rate)
@@ -263,20 +308,41 @@ class LabelledFolder(AudioDataset):
         return out
 
 
+def detect_kind(root: Path) -> str:
+    """The kind of dataset folder ``root`` holds (fsdd, gsc, shd, ssc or folder)."""
+    from scnn.data.gsc import looks_gsc
+    from scnn.data.spikes import looks_spikes
+
+    rec = root / "recordings" if (root / "recordings").is_dir() else root
+    if rec.is_dir() and any(FSDD_NAME.match(p.name) for p in rec.iterdir()):
+        return "fsdd"
+    if looks_gsc(root):
+        return "gsc"
+    return looks_spikes(root) or "folder"
+
+
 def open_dataset(root: str | Path, kind: str = "auto", splits: SplitSpec | None = None,
                  target_rate: int = TARGET_RATE) -> AudioDataset:
-    """Open ``root`` as FSDD or a labelled folder (``kind``: auto, fsdd, folder)."""
+    """Open ``root`` as a dataset of ``kind`` (:data:`DATASET_KINDS`; ``auto``: the
+    kind ``splits`` records, else detected from the folder)."""
     root = Path(root)
-    if kind not in ("auto", "fsdd", "folder"):
-        raise ScnnError(f"unknown dataset kind {kind!r}; expected auto, fsdd or folder")
+    check_kind(kind, "dataset kind")
+    if kind == "auto" and splits is not None:
+        kind = splits.dataset
     if kind == "auto":
-        rec = root / "recordings" if (root / "recordings").is_dir() else root
-        looks_fsdd = rec.is_dir() and any(FSDD_NAME.match(p.name) for p in rec.iterdir())
-        kind = "fsdd" if looks_fsdd else "folder"
+        kind = detect_kind(root) if root.is_dir() else "folder"
     if kind == "fsdd":
         return FSDD(root, splits, target_rate)
     if splits is not None and splits.test_speakers:
         raise ScnnError(f"{root}: test speakers need FSDD file names "
-                        "({digit}_{speaker}_{index}.wav); a labelled folder takes its split "
-                        "from splits.csv")
+                        "({digit}_{speaker}_{index}.wav); other datasets keep their "
+                        "official split")
+    if kind in ("gsc", "gsc12"):
+        from scnn.data.gsc import SpeechCommands
+
+        return SpeechCommands(root, kind, target_rate)
+    if kind in ("shd", "ssc"):
+        from scnn.data.spikes import SpikeDataset
+
+        return SpikeDataset(root, kind)
     return LabelledFolder(root, target_rate)

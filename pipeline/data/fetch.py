@@ -139,8 +139,10 @@ def fetch_fsdd(cache: Path | None = None, url: str = FSDD_URL, progress: bool = 
     return folder
 
 
-def resolve_data(data: str | Path | None, download: bool = True) -> Path:
-    """The dataset folder: ``data`` if given, else ``$SCNN_DATA``, else the FSDD cache."""
+def resolve_data(data: str | Path | None, download: bool = True, dataset: str = "auto") -> Path:
+    """The dataset folder: ``data`` if given, else ``$SCNN_DATA``, else the download cache
+    of ``dataset`` (FSDD for auto, fsdd and folder; :mod:`scnn.data.sources` for gsc,
+    gsc12, shd and ssc)."""
     chosen = data or os.environ.get(ENV_DATA)
     if chosen:
         path = Path(chosen).expanduser()
@@ -149,4 +151,8 @@ def resolve_data(data: str | Path | None, download: bool = True) -> Path:
         return path
     if not download:
         raise ScnnError(f"no dataset given: pass --data DIR or set {ENV_DATA}")
+    if dataset in ("gsc", "gsc12", "shd", "ssc"):
+        from scnn.data.sources import fetch_dataset
+
+        return fetch_dataset(dataset.removesuffix("12"))
     return fetch_fsdd()

@@ -66,7 +66,7 @@ def noise_option(kind: str | None, snr: float | None, seed: int) -> NoiseSpec | 
 
 
 def clip_rng(spec: NoiseSpec, clip: Clip) -> np.random.Generator:
-    return np.random.default_rng([spec.seed, zlib.crc32(clip.path.name.encode())])
+    return np.random.default_rng([spec.seed, zlib.crc32(clip.key.encode())])
 
 
 def pink(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,10 +111,10 @@ def noise_mixer(spec: NoiseSpec, ds: AudioDataset,
     loaded: dict[str, np.ndarray] = {}
 
     def talker(c: Clip) -> np.ndarray:
-        if str(c.path) not in loaded:
+        if c.key not in loaded:
             w = ds.load(c).astype(np.float64)
-            loaded[str(c.path)] = w / math.sqrt(float(np.mean(w**2)) or 1.0)
-        return loaded[str(c.path)]
+            loaded[c.key] = w / math.sqrt(float(np.mean(w**2)) or 1.0)
+        return loaded[c.key]
 
     def apply(waves: Sequence[np.ndarray], clips: Sequence[Clip]) -> list[np.ndarray]:
         out = []
@@ -127,7 +127,7 @@ def noise_mixer(spec: NoiseSpec, ds: AudioDataset,
             else:
                 others = [c for s, cs in sorted(pool.items()) if s != clip.speaker for c in cs]
                 if not others:
-                    raise ScnnError(f"{clip.path.name}: babble needs training clips of other "
+                    raise ScnnError(f"{clip.key}: babble needs training clips of other "
                                     "speakers; this dataset has none")
                 picks = rng.choice(len(others), min(BABBLE_TALKERS, len(others)), replace=False)
                 noise = sum(fit_to(talker(others[i]), n, rng) for i in sorted(picks))
