@@ -53,6 +53,20 @@ INPUT_MESSAGE_BITS = 8   # netx's input_message_bits for the first synapse
 CURRENT_LIMIT = 1 << 16  # |a| budget of the graded layer: u = a << 6 wraps at 2**23 (margin 2)
 READOUT_LIMIT = 1 << 22  # |v| budget of the readout: v clips at 2**23, just above its vth << 6
 INPUT_PERCENTILE = 99.9  # of |gain * z + offset| over the training frames -> 127
+SPIKE_HOP = 80           # spike-train frames: 80 samples at 8 kHz = 10 ms, 101 per 1 s
+# graded: normalised log-mel frames times a learned gain plus offset, scaled to 8 bits;
+# spikes: spike counts per frame (SHD/SSC) sent as they are (gain 1, offset 0, scale 1)
+STREAM_INPUTS = ("graded", "spikes")
+
+
+def _input_affine(module: nn.Module, gain: torch.Tensor, offset: torch.Tensor,
+                  learned: bool) -> None:
+    """``module.in_gain`` / ``in_offset``: parameters when learned, else fixed buffers."""
+    for name, value in (("in_gain", gain), ("in_offset", offset)):
+        if learned:
+            setattr(module, name, nn.Parameter(value))
+        else:
+            module.register_buffer(name, value)
 
 
 def check_stream_shape(cfg) -> None:
@@ -108,9 +122,18 @@ class StreamConfig(StreamShape):
     slope: float = 5.0
     seed: int = 0
     notes: str = field(default="", compare=False)
+    input: str = "graded"
+    input_gain: float = 1.0  # spikes: the float model's fixed gain on the counts
 
     def __post_init__(self) -> None:
         check_stream_shape(self)
+        if not (isinstance(self.input_gain, (int, float)) and math.isfinite(self.input_gain)
+                and self.input_gain > 0):
+            raise ScnnError(f"stream model input_gain must be a finite number > 0, got "
+                            f"{self.input_gain!r}")
+        if self.input not in STREAM_INPUTS:
+            raise ScnnError(f"stream model input must be one of {', '.join(STREAM_INPUTS)}, "
+                            f"got {self.input!r}")
         for name in ("beta", "readout_beta"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 < value <= 1.0):
@@ -133,8 +156,9 @@ class StreamLIF(nn.Module):
     def __init__(self, cfg: StreamConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.in_gain = nn.Parameter(torch.ones(1, cfg.n_in, 1))
-        self.in_offset = nn.Parameter(torch.zeros(1, cfg.n_in, 1))
+        gain = 1.0 if cfg.input == "graded" else float(cfg.input_gain)
+        _input_affine(self, torch.full((1, cfg.n_in, 1), gain), torch.zeros(1, cfg.n_in, 1),
+                      cfg.input == "graded")
         sizes = (cfg.n_in, *cfg.hidden)
         self.synapses = nn.ModuleList(nn.Linear(a, b, bias=False)
                                       for a, b in zip(sizes[:-1], sizes[1:], strict=True))
@@ -196,9 +220,11 @@ class LoihiStream(nn.Module):
     def __init__(self, model: StreamLIF, quant: StreamQuant) -> None:
         super().__init__()
         self.cfg, self.quant = model.cfg, quant
-        s_in = quant.input_scale
-        self.in_gain = nn.Parameter(model.in_gain.detach().double() * s_in)
-        self.in_offset = nn.Parameter(model.in_offset.detach().double() * s_in)
+        s_in, graded = quant.input_scale, model.cfg.input == "graded"
+        # spike counts reach the chip as they are: gain exactly 1 (s_in = 1 / input_gain)
+        _input_affine(self, model.in_gain.detach().double() * s_in if graded else
+                      torch.ones_like(model.in_gain, dtype=torch.float64),
+                      model.in_offset.detach().double() * s_in, graded)
         self.weights = nn.ParameterList(
             nn.Parameter(w.weight.detach().double() * s)
             for w, s in zip([*model.synapses, model.readout], quant.weight_scales, strict=True))
@@ -272,7 +298,7 @@ def quantize_stream(model: StreamLIF, x_train: torch.Tensor, percentile: float =
         ref = float(torch.quantile(torch.cat(drive)[: 1 << 24], INPUT_PERCENTILE / 100))
     if not ref > 0:
         raise ScnnError("the input currents of the training clips are all zero")
-    s_in = INPUT_MAX / ref
+    s_in = INPUT_MAX / ref if cfg.input == "graded" else 1.0 / cfg.input_gain
     layers = [*model.synapses, model.readout]
     scales = [_scale(syn.weight, percentile) for syn in layers]
     scales[0] = min(scales[0], CURRENT_LIMIT / (s_in * a_max)) if a_max > 0 else scales[0]
@@ -329,6 +355,11 @@ CARD_RULE = ("x = clamp(round(gain[f] * z + offset[f]), -max, max) (half to even
              "frame, z = normalised log-mel frame (F,); each frame sent as graded spikes "
              "(input_message_bits 8) into the first synapse for steps_per_frame steps, "
              "frames in order, then zeros for the synapse_layers tail steps of a clip")
+SPIKE_CARD_RULE = ("x = min(spike count of channel f in the frame, max) per frame (frames "
+                   "of features.hop_length / features.sample_rate s; gain 1, offset 0, "
+                   "normalisation the identity); each frame sent as graded spikes "
+                   "(input_message_bits 8) into the first synapse for steps_per_frame steps, "
+                   "frames in order, then zeros for the synapse_layers tail steps of a clip")
 
 
 def stream_card(q: LoihiStream, net, fcfg: FeatureConfig, norm: Normalizer,
@@ -341,7 +372,8 @@ def stream_card(q: LoihiStream, net, fcfg: FeatureConfig, norm: Normalizer,
     return {
         **card_header(net_name, cfg.to_dict(), classes, fcfg, norm),
         "input_message_bits": INPUT_MESSAGE_BITS,
-        "drive": {"kind": "stream", "rule": CARD_RULE, "max": INPUT_MAX,
+        "drive": {"kind": "stream", "max": INPUT_MAX,
+                  "rule": CARD_RULE if cfg.input == "graded" else SPIKE_CARD_RULE,
                   "steps_per_frame": cfg.steps_per_frame,
                   "gain": q.in_gain.detach()[0, :, 0].tolist(),
                   "offset": q.in_offset.detach()[0, :, 0].tolist()},
@@ -712,14 +744,17 @@ def check_stream_card(card: dict, net, where) -> None:
         fcfg = FeatureConfig.from_dict(feats)
     except (TypeError, ScnnError) as err:
         raise ScnnError(f"{where}: model card 'features': {err}") from None
-    if fcfg.kind != "logmel" or fcfg.n_mels != net.input_shape[0]:
+    if fcfg.kind not in ("logmel", "spikes") or fcfg.n_coef != net.input_shape[0] or (
+            fcfg.kind == "spikes" and kind != "lif"):
         raise ScnnError(f"{where}: model card 'features' must be log-mel with "
-                        f"{net.input_shape[0]} bands (the network's input)")
+                        f"{net.input_shape[0]} bands (the network's input)"
+                        + (", or spike trains of as many channels into LIF layers"
+                           if fcfg.kind == "spikes" else ""))
     if not (isinstance(fcfg.sample_rate, int) and 1000 <= fcfg.sample_rate <= 192000
             and 16 <= fcfg.n_fft <= 8192 and 1 <= fcfg.hop_length <= fcfg.n_fft):
         raise ScnnError(f"{where}: model card 'features': sample_rate, n_fft or hop_length "
                         "outside any front end this project writes")
-    n = fcfg.n_mels
+    n = fcfg.n_coef
     _card_numbers(card, "normalization.mean", where, n)
     _card_numbers(card, "normalization.std", where, n, positive=True)
     k = _card_int(card, "drive.steps_per_frame", where, 1, 16)
@@ -894,11 +929,16 @@ def fit_streamed(cfg, tcfg, tensors: dict, fcfg: FeatureConfig, norm: Normalizer
 
 def train_stream_net(out, data, cfg: StreamConfig, tcfg,
                      qat_epochs: int = defaults.STREAM_QAT_EPOCHS,
-                     qat_lr: float = defaults.STREAM_QAT_LR, progress: bool = True) -> dict:
+                     qat_lr: float = defaults.STREAM_QAT_LR, progress: bool = True,
+                     spec=None) -> dict:
     """``scnn train-stream``: train, quantise and fine-tune a streamed network, measure it
     bit-exactly on the test split (sim.fast), calibrate its detector on a recording of
-    training clips, then write OUT.net and its model card (nothing before the end)."""
-    from scnn.data.datasets import open_dataset
+    training clips (audio datasets), then write OUT.net and its model card (nothing before
+    the end). ``spec``: the dataset kind (a ``SplitSpec``; default: detected). On SHD/SSC
+    spike trains the input is the spike counts per 10 ms frame (``input="spikes"``)."""
+    from dataclasses import replace
+
+    from scnn.data.datasets import SplitSpec, open_dataset
     from scnn.data.fetch import resolve_data
     from scnn.export import card_path
     from scnn.hweval import predict_netx
@@ -911,21 +951,34 @@ def train_stream_net(out, data, cfg: StreamConfig, tcfg,
         raise ScnnError(f"--out {out}: a NetX file name must end in .net")
     check_output(out)
     check_output(card_path(out))
-    fcfg = FeatureConfig(kind="logmel")
     if tcfg.energy_weight > 0:
         raise ScnnError("energy-aware training (--energy-weight) is not available for "
                         "streamed networks yet")
-    raw, classes = load_features(data, fcfg, progress=progress)
+    spec = spec or SplitSpec()
+    ds = open_dataset(resolve_data(data, dataset=spec.dataset), splits=spec)
+    spiking = ds.name in ("shd", "ssc")
+    if spiking and not isinstance(cfg, StreamConfig):
+        raise ScnnError(f"{ds.root}: {ds.name} spike trains train streamed LIF networks "
+                        "(--neuron lif); the sigma-delta family reads log-mel frames")
+    fcfg = FeatureConfig(kind="spikes", hop_length=SPIKE_HOP) if spiking else \
+        FeatureConfig(kind="logmel")
+    raw, classes = load_features(ds.root, fcfg, progress=progress,
+                                 spec=replace(spec, dataset=ds.name))
     if "train" not in raw:
         raise ScnnError("the training split is empty")
-    if len(classes) != cfg.n_classes or fcfg.n_mels != cfg.n_in or fcfg.n_frames != cfg.n_frames:
-        from dataclasses import replace
-
-        cfg = replace(cfg, n_classes=len(classes), n_in=fcfg.n_mels, n_frames=fcfg.n_frames)
-    norm = Normalizer.fit(raw["train"][0])
+    shape = {"n_classes": len(classes), "n_in": fcfg.n_coef, "n_frames": fcfg.n_frames}
+    if spiking:  # the float model sees counts at unit variance; the chip the counts
+        std = float(raw["train"][0].double().std())
+        shape.update(input="spikes", input_gain=1.0 / std if std > 0 else 1.0)
+    if any(getattr(cfg, k) != v for k, v in shape.items()):
+        cfg = replace(cfg, **shape)
+    norm = (Normalizer((0.0,) * fcfg.n_coef, (1.0,) * fcfg.n_coef) if spiking
+            else Normalizer.fit(raw["train"][0]))
     tensors = {s: (norm(x), y) for s, (x, y) in raw.items()}
     net, card, metrics = fit_streamed(cfg, tcfg, tensors, fcfg, norm, classes, out.name,
                                       qat_epochs, qat_lr, progress)
+    if spec.to_dict():
+        card["split"] = spec.to_dict()
     card["accuracy"]["training_run"] = {k: metrics[k] for k in (
         "float_accuracy", "quantized_accuracy", "exact_accuracy", "deadband_accuracy", "kept")
         if k in metrics}
@@ -938,15 +991,16 @@ def train_stream_net(out, data, cfg: StreamConfig, tcfg,
             "how": "every clip of the split driven frame by frame as the card says (fast "
                    "simulator), readout rule applied"}
         metrics["bit_exact_accuracy"] = card["accuracy"]["bit_exact"]["accuracy"]
-    ds = open_dataset(resolve_data(data))
-    clips = ds.split("train")
-    waves, report = ds.load_many(clips, progress=progress)
-    wave, truth = make_recording(waves, [c.label for c in report.clips], ds.target_rate,
-                                 CALIBRATION_SECONDS, CALIBRATION_GAP, tcfg.seed)
-    card["stream"]["detector"] = calibrate_threshold(run_recording(net, card, wave), card, truth)
-    card["stream"]["detector"]["calibration"].update(
-        {"split": "train", "seconds": CALIBRATION_SECONDS, "gap_s": list(CALIBRATION_GAP),
-         "seed": tcfg.seed})
+    if not spiking:
+        clips = ds.split("train")
+        waves, report = ds.load_many(clips, progress=progress)
+        wave, truth = make_recording(waves, [c.label for c in report.clips], ds.target_rate,
+                                     CALIBRATION_SECONDS, CALIBRATION_GAP, tcfg.seed)
+        card["stream"]["detector"] = calibrate_threshold(run_recording(net, card, wave), card,
+                                                         truth)
+        card["stream"]["detector"]["calibration"].update(
+            {"split": "train", "seconds": CALIBRATION_SECONDS, "gap_s": list(CALIBRATION_GAP),
+             "seed": tcfg.seed})
     card["training"] = {"epochs": tcfg.epochs, "qat_epochs": qat_epochs, "seed": tcfg.seed,
                         "lr": tcfg.lr, "qat_lr": qat_lr, "limits": metrics["limits"]}
     write_netx(net, out)

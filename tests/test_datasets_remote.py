@@ -287,3 +287,41 @@ def test_unpinned_files_use_the_servers_list(tmp_path: Path) -> None:
                 del sources.SOURCES["ssc-fixture"]
     assert not (tmp_path / "out2").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("kind", ["shd", "ssc"])
+def test_train_stream_on_spike_trains_end_to_end(tmp_path: Path, kind: str) -> None:
+    """scnn train-stream on SHD/SSC: input spikes (counts per 10 ms frame) into LIF
+    layers, exported, evaluated bit-exactly by scnn eval, profiled."""
+    import torch
+
+    from scnn.export import card_path
+    from scnn.stream import card_frames
+
+    root = spike_folder(tmp_path, kind, n_classes=4, n=48)
+    net = tmp_path / "net.net"
+    env = _env(tmp_path)
+    res = run_scnn(["train-stream", "--data", str(root), "--out", str(net), "--hidden", "32",
+                    "--epochs", "8", "--qat-epochs", "1"], tmp_path, env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "no detector" in res.stdout
+    card = json.loads(card_path(net).read_text())
+    assert card["features"]["kind"] == "spikes" and card["model"]["input"] == "spikes"
+    assert set(card["drive"]["gain"]) == {1.0} and set(card["drive"]["offset"]) == {0.0}
+    exact = card["accuracy"]["bit_exact"]
+    assert exact["n"] == 24 and exact["accuracy"] >= 0.9, exact
+    ds = open_dataset(root)
+    events = [ds.load(c) for c in ds.split("test")]
+    counts = bin_spikes(events, 0.01, 101)
+    assert np.array_equal(card_frames(card, torch.from_numpy(counts)), counts[:, 0])
+    ev = run_scnn(["eval", str(net), "--data", str(root), "--json", str(tmp_path / "e.json")],
+                  tmp_path, env)
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    assert json.loads((tmp_path / "e.json").read_text())["accuracy"] == exact["accuracy"]
+    prof = run_scnn(["profile", str(net), "--data", str(root), "--json",
+                     str(tmp_path / "p.json")], tmp_path, env)
+    assert prof.returncode == 0, prof.stderr[-2000:]
+    sdnn = run_scnn(["train-stream", "--data", str(root), "--out", str(tmp_path / "s.net"),
+                     "--neuron", "sdnn", "--epochs", "1"], tmp_path, env)
+    assert_bad_input(sdnn, ("spike trains", "--neuron lif"), tmp_path,
+                     keep=(kind, "net.net", "net.json", "e.json", "p.json", "cache"))

@@ -89,6 +89,34 @@ def test_integer_model_is_the_chip_bit_for_bit() -> None:
     _assert_chip_equals_model(one, x)
 
 
+def test_spike_input_reaches_the_chip_as_counts() -> None:
+    """input="spikes" (SHD/SSC): the chip's input is the counts themselves, the float
+    model's fixed gain folds into the first weights, nothing learns an input affine."""
+    torch.manual_seed(3)
+    cfg = StreamConfig(n_in=8, n_frames=6, hidden=(20, 12), n_classes=4, beta=0.85,
+                       readout_beta=0.9, input="spikes", input_gain=0.5)
+    model = StreamLIF(cfg)
+    assert "in_gain" not in dict(model.named_parameters())
+    with torch.no_grad():
+        for syn in model.synapses:
+            syn.weight.mul_(3.0)
+    x = torch.poisson(torch.full((24, 1, 8, 6), 1.5)).clamp(max=127)
+    q = quantize_stream(model.eval(), x)
+    assert q.quant.input_scale == 2.0
+    assert torch.equal(q.drive(x), x[:, 0].double())
+    assert all(0.01 < float(s.mean()) < 0.9 for s in q(x, record=True)[1])
+    _assert_chip_equals_model(q, x)
+    opt = torch.optim.SGD(q.parameters(), lr=5.0)
+    torch.nn.functional.cross_entropy(q(x), torch.arange(len(x)) % 4).backward()
+    opt.step()
+    assert torch.equal(q.drive(x), x[:, 0].double())
+    _assert_chip_equals_model(q, x)
+    with pytest.raises(ScnnError, match="input must be one of graded, spikes"):
+        StreamConfig(input="analog")
+    with pytest.raises(ScnnError, match="input_gain must be a finite number > 0"):
+        StreamConfig(input="spikes", input_gain=float("nan"))
+
+
 @pytest.mark.lava
 def test_lava_runs_the_stream_network_bit_for_bit() -> None:
     from scnn.sim import lava_backend

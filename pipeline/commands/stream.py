@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from scnn import defaults
+from scnn.commands.options import DATASET_OPTION
 from scnn.hw.errors import ScnnError
 from scnn.sim.atomic import check_output
 
@@ -133,10 +134,12 @@ def train_stream(
                                  f"{defaults.STREAM_SDNN_QAT_LR} for sdnn)."),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Initialisation, shuffling, "
                              "augmentation and the calibration recording."),
+    dataset: str = DATASET_OPTION,
 ) -> None:
     """Train a streamed network on log-mel frames fed as time and export it to NetX: float
     training, fine-tuning as the chip computes, bit-exact test accuracy, detector
     calibrated on a recording of training clips (for `scnn stream`)."""
+    from scnn.data.datasets import test_speakers_option
     from scnn.stream import StreamConfig, train_stream_net
     from scnn.train import TrainConfig
 
@@ -169,17 +172,20 @@ def train_stream(
                                           is None else sdnn_threshold), seed=seed)
         qat = (defaults.STREAM_SDNN_QAT_EPOCHS, defaults.STREAM_SDNN_QAT_LR)
     tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    spec = test_speakers_option(None, dataset)
     m = train_stream_net(out, data, cfg, tcfg, qat[0] if qat_epochs is None else qat_epochs,
-                         qat[1] if qat_lr is None else qat_lr)
+                         qat[1] if qat_lr is None else qat_lr, spec=spec)
     card = m["card"]
     exact = card["accuracy"].get("bit_exact")
+    det = card["stream"]["detector"]
     typer.echo(f"{cfg.name} {'-'.join(map(str, cfg.hidden))}: float "
                f"{100 * m.get('float_accuracy', float('nan')):.2f} %, bit-exact "
                + (f"{100 * exact['accuracy']:.2f} % on {exact['n']} test clips" if exact else "n/a")
-               + f" (kept the {m['kept']} model); detector threshold "
-               f"{card['stream']['detector']['threshold']} (F1 "
-               f"{card['stream']['detector']['calibration']['f1']:.3f} on a training "
-               f"recording) -> {out}")
+               + f" (kept the {m['kept']} model)"
+               + (f"; detector threshold {det['threshold']} (F1 "
+                  f"{det['calibration']['f1']:.3f} on a training recording)" if det else
+                  "; no detector (spike trains come as clips, not recordings)")
+               + f" -> {out}")
 
 
 def register(app: typer.Typer) -> None:
