@@ -122,6 +122,91 @@ def plot_cores(profiles: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
+MAX_SPEAKER_BARS = 30  # more speakers than this (Speech Commands) and the bars are skipped
+REPORT_NOISE = ("white", "babble")
+REPORT_SNRS = (20.0, 10.0, 5.0, 0.0)
+
+
+def speaker_accuracy(run: Path, data: Path | None, card: dict, fast: dict) -> dict[str, list]:
+    """{speaker: [correct, clips]} of the bit-exact evaluation ``fast`` (eval_fast.json)
+    over the test split the card records."""
+    from scnn.data.datasets import open_dataset
+    from scnn.data.fetch import resolve_data
+    from scnn.export import card_split
+
+    spec = card_split(card, run / "network.net")
+    clips = open_dataset(resolve_data(data, dataset=spec.dataset), splits=spec).split("test")
+    out: dict[str, list] = {}
+    for i, pred in zip(fast["clips"], fast["predictions"], strict=True):
+        row = out.setdefault(clips[i].speaker, [0, 0])
+        row[0] += int(pred == clips[i].label)
+        row[1] += 1
+    return dict(sorted(out.items()))
+
+
+def plot_speakers(acc: dict[str, list], path: Path) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(acc) + 2), 3))
+    names = list(acc)
+    vals = [100 * c / n for c, n in acc.values()]
+    ax.bar(names, vals, color="#4878a8")
+    for x, (v, (_, n)) in enumerate(zip(vals, acc.values(), strict=True)):
+        ax.text(x, v + 1, f"{v:.1f}\n(n={n})", ha="center", fontsize=7)
+    ax.set(ylabel="bit-exact accuracy (%)", ylim=(0, 112), title="test accuracy per speaker")
+    ax.tick_params(axis="x", labelsize=8, rotation=30 if len(acc) > 8 else 0)
+    ax.grid(axis="y", alpha=0.3)
+    save_figure(fig, path)
+
+
+def noise_curves(run: Path, data: Path | None, kinds: tuple[str, ...], snrs: tuple[float, ...],
+                 progress: bool = False) -> list[dict]:
+    """Bit-exact accuracy of RUN/network.net and the float model's (RUN/model.pt, if
+    there) on the test split mixed with each noise kind at each SNR (noise seed 0)."""
+    from tqdm import tqdm
+
+    from scnn.data.noise import NoiseSpec
+    from scnn.hweval import evaluate_netx
+    from scnn.train import accuracy, load_features, load_run
+
+    float_run = load_run(run) if (run / "model.pt").exists() else None
+    conds = [NoiseSpec(k, float(snr), 0) for k in kinds for snr in snrs]
+    rows = []
+    for spec in tqdm(conds, desc="noise curves", unit="condition", leave=False,
+                     disable=None if progress else True):
+        rep = evaluate_netx(run / "network.net", data, progress=False, noise=spec)
+        row = {"noise": spec.kind, "snr_db": spec.snr_db, "bit_exact": rep["accuracy"],
+               "n": rep["n"]}
+        if float_run is not None:
+            raw, _ = load_features(data, float_run.features, splits=("test",), progress=False,
+                                   spec=float_run.split, noise=spec)
+            x, y = raw["test"]
+            row["float"] = accuracy(float_run.model, (float_run.normalizer(x), y))
+        rows.append(row)
+    return rows
+
+
+def plot_noise(rows: list[dict], clean: dict, path: Path) -> None:
+    """Accuracy against SNR, one panel per noise kind; clean accuracy as a dashed line."""
+    plt = pyplot()
+    kinds = list(dict.fromkeys(r["noise"] for r in rows))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds) + 0.6, 3), squeeze=False,
+                             sharey=True)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        mine = sorted((r for r in rows if r["noise"] == kind), key=lambda r: r["snr_db"])
+        snr = [r["snr_db"] for r in mine]
+        for key, style in (("bit_exact", "o-"), ("float", "s--")):
+            if all(key in r for r in mine):
+                ax.plot(snr, [100 * r[key] for r in mine], style, label=key.replace("_", "-"))
+            if clean.get(key) is not None and key == "bit_exact":
+                ax.axhline(100 * clean[key], ls=":", lw=0.8, color="#888",
+                           label="clean, bit-exact")
+        ax.set(title=f"{kind} noise", xlabel="SNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test accuracy (%)")
+    axes[0, 0].legend(fontsize=7)
+    save_figure(fig, path)
+
+
 def _table(header: list[str], rows: list[list]) -> str:
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
@@ -170,8 +255,17 @@ def _accuracy_rows(metrics: dict, fast: dict | None, lava: dict | None) -> list[
     return rows
 
 
-def build_report(run: Path, data: Path | None = None, out: Path | None = None) -> Path:
-    """Write OUT/report.html (default RUN/report) with PNGs and metrics.json; returns the path."""
+def build_report(run: Path, data: Path | None = None, out: Path | None = None,
+                 noise: tuple[str, ...] = REPORT_NOISE, snrs: tuple[float, ...] = REPORT_SNRS,
+                 progress: bool = False) -> Path:
+    """Write OUT/report.html (default RUN/report) with PNGs and metrics.json; returns the path.
+    ``noise`` x ``snrs``: the conditions of the accuracy-vs-SNR section (empty: none)."""
+    from scnn.data.noise import NoiseSpec
+    from scnn.export import card_split
+
+    for kind in noise:  # checked before any work
+        for snr in snrs:
+            NoiseSpec(kind, float(snr), 0)
     run = Path(run)
     metrics = _read(run, "metrics.json")
     profiles = _read(run, "profile.json")
@@ -193,6 +287,17 @@ def build_report(run: Path, data: Path | None = None, out: Path | None = None) -
 
         save_confusion(fast["confusion"], card["classes"], out / "confusion.png",
                        f"bit-exact: {100 * fast['accuracy']:.2f} %")
+    speakers = speaker_accuracy(run, data, card, fast) if fast else {}
+    if 1 < len(speakers) <= MAX_SPEAKER_BARS or (speakers and card_split(card).test_speakers):
+        plot_speakers(speakers, out / "speakers.png")
+    else:
+        speakers = {}
+    curves = noise_curves(run, data, tuple(noise), tuple(snrs), progress) \
+        if noise and snrs and card["features"]["kind"] != "spikes" else []
+    clean = {"bit_exact": fast["accuracy"] if fast else None,
+             "float": metrics.get("test_accuracy")}
+    if curves:
+        plot_noise(curves, clean, out / "noise.png")
     machine = {"model": card["model"]["name"], "steps": card["steps"],
                "run_steps": card["run_steps"],
                "accuracy": {"float": metrics.get("test_accuracy"),
@@ -205,10 +310,36 @@ def build_report(run: Path, data: Path | None = None, out: Path | None = None) -
                                                         "energy_uj", "energy_band_uj",
                                                         "latency_ms",
                                                         "inferences_per_s", "sources")}
-                         for p in profiles}}
+                         for p in profiles},
+               "per_speaker": {k: {"correct": c, "n": n} for k, (c, n) in speakers.items()},
+               "noise": curves}
     (out / "metrics.json").write_text(json.dumps(machine, indent=2) + "\n")
-    (out / "report.html").write_text(_html(card, metrics, fast, lava, profiles))
+    (out / "report.html").write_text(_html(card, metrics, fast, lava, profiles)
+                                     .replace("<!--harder-->", _harder(card, speakers, curves)))
     return out / "report.html"
+
+
+def _harder(card: dict, speakers: dict, curves: list[dict]) -> str:
+    """The per-speaker and accuracy-vs-SNR section of the page ('' if neither)."""
+    from scnn.export import card_split
+
+    parts = []
+    if speakers:
+        held = card_split(card).test_speakers
+        what = (f"held-out speaker(s) {', '.join(held)}: voices the network never heard"
+                if held else "the official split: every test speaker is also in training")
+        rows = [[k, c, n, _pct(c / n)] for k, (c, n) in speakers.items()]
+        parts.append(f"<h3>Per speaker ({html.escape(what)})</h3>"
+                     + _table(["speaker", "correct", "clips", "bit-exact"], rows)
+                     + '<div class="row"><img src="speakers.png" alt="per speaker"></div>')
+    if curves:
+        rows = [[r["noise"], f"{r['snr_db']:g}", _pct(r.get("float")), _pct(r["bit_exact"]),
+                 r["n"]] for r in curves]
+        parts.append("<h3>In noise (test clips mixed at each SNR, noise seed 0; babble: six "
+                     "training clips of other speakers)</h3>"
+                     + _table(["noise", "SNR dB", "float", "bit-exact", "clips"], rows)
+                     + '<div class="row"><img src="noise.png" alt="accuracy vs SNR"></div>')
+    return "".join(parts)
 
 
 def _with_band(p: dict, kind: str) -> str:
@@ -262,6 +393,7 @@ Front end: {html.escape(card['features']['kind'])}, {card['features']['sample_ra
 {_table(["model", "accuracy", "clips", "computed by"], _accuracy_rows(metrics, fast, lava))}
 {lava_line}
 <div class="row"><img src="confusion.png" alt="confusion matrix"></div>
+<!--harder-->
 <h2>Activity</h2>
 <div class="row"><img src="spike_rates.png" alt="spike rates"></div>
 <img src="raster.png" alt="raster"><img src="traces.png" alt="membrane traces">

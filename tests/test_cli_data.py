@@ -65,6 +65,28 @@ def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
         assert f'src="{png}"' in page and (out / "report" / png).stat().st_size > 1000
     machine = json.loads((out / "report" / "metrics.json").read_text())
     assert machine["accuracy"]["bit_exact"] == summary["simulate"]["accuracy"]
+    for png in ("speakers.png", "noise.png"):  # per speaker, accuracy vs SNR
+        assert f'src="{png}"' in page and (out / "report" / png).stat().st_size > 1000
+    per = machine["per_speaker"]
+    assert set(per) == {"alice", "bob"} and sum(v["n"] for v in per.values()) == 30
+    assert sum(v["correct"] for v in per.values()) == round(30 * machine["accuracy"]["bit_exact"])
+    curves = {(r["noise"], r["snr_db"]): r for r in machine["noise"]}
+    assert len(curves) == 8 and all("float" in r and r["n"] == 30 for r in curves.values())
+    ev = scnn("eval", str(out / "network.net"), "--data", str(mini_fsdd), "--noise", "babble",
+              "--snr", "5", "--json", str(tmp_path / "noisy.json"))
+    assert ev.returncode == 0, ev.stderr
+    noisy = json.loads((tmp_path / "noisy.json").read_text())["accuracy"]
+    assert noisy == curves[("babble", 5.0)]["bit_exact"]
+    for args, needle in ((["--noise", "brown"], "'brown' is not a noise kind"),
+                         (["--snr", "10,x"], "--snr '10,x'"), (["--snr", "80"], "[-20, 60]")):
+        bad = scnn("report", str(out), "--data", str(mini_fsdd), "--out",
+                   str(tmp_path / "rep2"), *args)
+        assert bad.returncode == 2 and needle in bad.stderr and "Traceback" not in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "rep2").exists()
+    none = scnn("report", str(out), "--data", str(mini_fsdd), "--out", str(tmp_path / "rep3"),
+                "--noise", "none")
+    assert none.returncode == 0 and not (tmp_path / "rep3" / "noise.png").exists()
     # start from the exported network instead of training
     res = scnn("run", "--data", str(mini_fsdd), "--out", str(tmp_path / "again"), "--net",
                str(out / "network.net"), "--lava-clips", "0")
