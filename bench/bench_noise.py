@@ -110,12 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         done = pair / "pair.json"
         if not done.exists():
             trained = train_pair(seed, SplitSpec(), args.epochs, args.qat_epochs, args.data,
-                                 pair)
+                                 pair, args.augment)
             done.write_text(json.dumps(trained, indent=2) + "\n")
         trained = json.loads(done.read_text())
-        if (trained["epochs"], trained["qat_epochs"]) != (args.epochs, args.qat_epochs):
+        aug = args.augment.to_dict() if args.augment else None
+        if (trained["epochs"], trained["qat_epochs"], trained.get("augment")) != (
+                args.epochs, args.qat_epochs, aug):
             ap.error(f"{done} was trained with --epochs {trained['epochs']} --qat-epochs "
-                     f"{trained['qat_epochs']}; use another --out")
+                     f"{trained['qat_epochs']} augment {trained.get('augment')}; use another "
+                     "--out")
         for noise in conds:
             r = {"seed": seed, "condition": label(noise),
                  **measure(pair, noise, args.data, args.out / ".cache")}

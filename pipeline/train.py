@@ -261,15 +261,16 @@ def save_confusion(conf: list[list[int]], classes: list[str], path: Path, title:
 
 def save_run(out: Path, model: SCNN, tcfg: TrainConfig, fcfg: FeatureConfig,
              norm: Normalizer, metrics: dict, classes: list[str],
-             split: SplitSpec | None = None) -> None:
-    """Write model.pt, config.json (with the test split when it is not the official one)
-    and metrics.json."""
+             split: SplitSpec | None = None, extra: dict | None = None) -> None:
+    """Write model.pt, config.json (with the test split when it is not the official one,
+    and ``extra`` records such as the augmentation) and metrics.json."""
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "model.pt")
     cfg = {"model": model.cfg.to_dict(), "train": asdict(tcfg), "features": fcfg.to_dict(),
            "normalization": norm.to_dict(), "classes": classes}
     if split is not None and split.to_dict():
         cfg["split"] = split.to_dict()
+    cfg.update(extra or {})
     (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
@@ -312,11 +313,13 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test"),
                   cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True,
-                  spec=None, noise=None):
+                  spec=None, noise=None, augment=None):
     """Dataset -> ({split: (raw features, labels)} for the non-empty splits, class names).
 
     ``spec``: a :class:`pipeline.data.datasets.SplitSpec` (default: the official split);
-    ``noise``: a :class:`scnn.data.noise.NoiseSpec` mixed into every clip loaded.
+    ``noise``: a :class:`scnn.data.noise.NoiseSpec` mixed into every clip loaded;
+    ``augment``: a :class:`scnn.data.augment.AugmentSpec` adding augmented copies to the
+    training split.
     """
     from scnn.data.datasets import open_dataset
     from scnn.data.fetch import resolve_data
@@ -324,19 +327,20 @@ def load_features(data: Path | None, fcfg: FeatureConfig, splits=("train", "test
 
     ds = open_dataset(resolve_data(data, dataset=spec.dataset if spec else "auto"), splits=spec)
     raw = {s: split_features(ds, s, fcfg, skip_bad=skip_bad, cache_dir=cache_dir,
-                             progress=progress, noise=noise)[:2]
+                             progress=progress, noise=noise,
+                             augment=augment if s == "train" else None)[:2]
            for s in splits if ds.split(s)}
     return raw, ds.classes
 
 
 def load_splits(data: Path | None, fcfg: FeatureConfig, splits=("train", "test"),
                 cache_dir: Path | None = None, skip_bad: bool = False, progress: bool = True,
-                spec: SplitSpec | None = None):
-    """Like :func:`load_features`, normalised with statistics fitted on train only.
-
-    Returns ({split: (x, y)}, normalizer, classes).
+                spec: SplitSpec | None = None, augment=None):
+    """Like :func:`load_features`, normalised with statistics fitted on train only
+    (augmented copies included). Returns ({split: (x, y)}, normalizer, classes).
     """
-    raw, classes = load_features(data, fcfg, splits, cache_dir, skip_bad, progress, spec)
+    raw, classes = load_features(data, fcfg, splits, cache_dir, skip_bad, progress, spec,
+                                 augment=augment)
     if "train" not in raw:
         raise ScnnError("the training split is empty")
     norm = Normalizer.fit(raw["train"][0])
@@ -353,7 +357,7 @@ def run_tensors(run: LoadedRun, data: Path | None, cache_dir: Path | None = None
 
 def train_run(mcfg: SCNNConfig, tcfg: TrainConfig, tensors: dict, norm: Normalizer,
               fcfg: FeatureConfig, classes: list[str], out: Path, progress: bool = True,
-              split: SplitSpec | None = None) -> dict:
+              split: SplitSpec | None = None, augment=None) -> dict:
     """Train, evaluate on the test split and write the run directory; returns metrics.
     ``split``: the test split ``tensors`` were made with, recorded in config.json. The
     model's readout gets one neuron per class of the dataset."""
@@ -378,5 +382,8 @@ def train_run(mcfg: SCNNConfig, tcfg: TrainConfig, tensors: dict, norm: Normaliz
                        f"{mcfg.name}: test accuracy {100 * rep['accuracy']:.2f} %")
     if split is not None and split.to_dict():
         metrics["split"] = split.to_dict()
-    save_run(out, model, tcfg, fcfg, norm, metrics, classes, split)
+    if augment is not None:
+        metrics["augment"] = augment.to_dict()
+    save_run(out, model, tcfg, fcfg, norm, metrics, classes, split,
+             {"augment": augment.to_dict()} if augment is not None else None)
     return metrics

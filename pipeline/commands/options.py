@@ -29,3 +29,14 @@ DATASET_OPTION = typer.Option("auto", "--dataset", help="What the --data folder 
                               "Commands, 35 words), gsc12 (its 12-class task), shd or ssc "
                               "(spike trains). Recorded with the run; without --data, the "
                               "dataset is downloaded into the cache.")
+AUGMENT_COPIES_OPTION = typer.Option(1, "--augment-copies", help="With --augment-speed or "
+                                     "--augment-noise: augmented copies of every training "
+                                     "clip added to the originals.")
+AUGMENT_SPEED_OPTION = typer.Option(None, "--augment-speed", help="Speed perturbation of the "
+                                    "copies: a factor drawn from LO:HI (e.g. 0.9:1.1; tempo "
+                                    "and pitch together).")
+AUGMENT_NOISE_OPTION = typer.Option(None, "--augment-noise", help="Noise mixed into the "
+                                    "copies: kinds drawn from a comma-separated list of "
+                                    "white, pink, babble.")
+AUGMENT_SNR_OPTION = typer.Option("0:20", "--augment-snr", help="SNR range of that noise, "
+                                  "LO:HI dB.")

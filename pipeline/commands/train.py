@@ -11,6 +11,10 @@ import typer
 from scnn import defaults
 from scnn.commands.options import (
     ADDRESS_OPTION,
+    AUGMENT_COPIES_OPTION,
+    AUGMENT_NOISE_OPTION,
+    AUGMENT_SNR_OPTION,
+    AUGMENT_SPEED_OPTION,
     DATASET_OPTION,
     ENERGY_CHIP_OPTION,
     ENERGY_WARMUP_OPTION,
@@ -53,11 +57,16 @@ def train(
     energy_warmup: float = ENERGY_WARMUP_OPTION,
     test_speaker: list[str] = TEST_SPEAKER_OPTION,
     dataset: str = DATASET_OPTION,
+    augment_copies: int = AUGMENT_COPIES_OPTION,
+    augment_speed: str = AUGMENT_SPEED_OPTION,
+    augment_noise: str = AUGMENT_NOISE_OPTION,
+    augment_snr: str = AUGMENT_SNR_OPTION,
 ) -> None:
     """Train an SCNN (or its CNN twin) on the training split; evaluate on the test split.
 
     With --energy-weight the loss adds the modelled chip energy of the spikes (the same
     weight applies to --qat fine-tuning)."""
+    from scnn.data.augment import augment_option
     from scnn.data.datasets import test_speakers_option
     from scnn.energy_loss import check_energy_options
     from scnn.features import FeatureConfig
@@ -65,6 +74,7 @@ def train(
     from scnn.train import TrainConfig, load_splits, train_run
 
     spec = test_speakers_option(test_speaker, dataset)
+    augment = augment_option(augment_copies, augment_speed, augment_noise, augment_snr, seed)
 
     fcfg = FeatureConfig(kind=front_end)
     mcfg = get_config(model, input_shape=fcfg.shape, steps=steps, beta=beta,
@@ -78,8 +88,9 @@ def train(
     qcfg = TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed, **energy)
     out = out or Path("runs") / model
     tensors, norm, classes = load_splits(data, fcfg, cache_dir=out.parent / ".feature-cache",
-                                         spec=spec)
-    metrics = train_run(mcfg, tcfg, tensors, norm, fcfg, classes, out, split=spec)
+                                         spec=spec, augment=augment)
+    metrics = train_run(mcfg, tcfg, tensors, norm, fcfg, classes, out, split=spec,
+                        augment=augment)
     acc = metrics.get("test_accuracy")
     typer.echo(f"{model}: test accuracy {100 * acc:.2f} % on {metrics['test_n']} clips, "
                f"trained in {metrics['train_seconds']} s -> {out}" if acc is not None else

@@ -95,42 +95,59 @@ def mix(wave: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     return (wave + g * noise).astype(np.float32)
 
 
+class NoiseSource:
+    """Noise of each kind for clips of ``ds``: babble talkers come from its training
+    split, never the clip's own speaker (loaded once, unit power)."""
+
+    def __init__(self, ds: AudioDataset) -> None:
+        self.ds, self.rate = ds, ds.target_rate
+        self.pool: dict[str, list[Clip]] = {}
+        self.loaded: dict[str, np.ndarray] = {}
+
+    def _talker(self, c: Clip) -> np.ndarray:
+        if c.key not in self.loaded:
+            w = self.ds.load(c).astype(np.float64)
+            self.loaded[c.key] = w / math.sqrt(float(np.mean(w**2)) or 1.0)
+        return self.loaded[c.key]
+
+    def talkers(self) -> dict[str, list[Clip]]:
+        """The training clips by speaker (raises if there are none)."""
+        if not self.pool:
+            for c in self.ds.split("train"):
+                self.pool.setdefault(c.speaker, []).append(c)
+            if not self.pool:
+                raise ScnnError(f"{self.ds.root}: babble noise is made of training clips, and "
+                                "the training split is empty")
+        return self.pool
+
+    def draw(self, kind: str, clip: Clip, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` samples of ``kind`` noise for ``clip``, drawn from ``rng``."""
+        if kind == "white":
+            return rng.standard_normal(n)
+        if kind == "pink":
+            return pink(n, self.rate, rng)
+        others = [c for s, cs in sorted(self.talkers().items()) if s != clip.speaker
+                  for c in cs]
+        if not others:
+            raise ScnnError(f"{clip.key}: babble needs training clips of other speakers; "
+                            "this dataset has none")
+        picks = rng.choice(len(others), min(BABBLE_TALKERS, len(others)), replace=False)
+        return sum(fit_to(self._talker(others[i]), n, rng) for i in sorted(picks))
+
+
 def noise_mixer(spec: NoiseSpec, ds: AudioDataset,
                 progress: bool = False) -> Callable[[Sequence[np.ndarray], Sequence[Clip]],
                                                     list[np.ndarray]]:
-    """A function (waves, clips) -> noisy waves for clips of ``ds``; babble talkers come
-    from ``ds``'s training split (other speakers only)."""
-    rate = ds.target_rate
-    pool: dict[str, list[Clip]] = {}
+    """A function (waves, clips) -> noisy waves for clips of ``ds`` (see
+    :class:`NoiseSource`)."""
+    source = NoiseSource(ds)
     if spec.kind == "babble":
-        for c in ds.split("train"):
-            pool.setdefault(c.speaker, []).append(c)
-        if not pool:
-            raise ScnnError(f"{ds.root}: babble noise is made of training clips, and the "
-                            "training split is empty")
-    loaded: dict[str, np.ndarray] = {}
-
-    def talker(c: Clip) -> np.ndarray:
-        if c.key not in loaded:
-            w = ds.load(c).astype(np.float64)
-            loaded[c.key] = w / math.sqrt(float(np.mean(w**2)) or 1.0)
-        return loaded[c.key]
+        source.talkers()  # an empty training split fails here, before any clip
 
     def apply(waves: Sequence[np.ndarray], clips: Sequence[Clip]) -> list[np.ndarray]:
         out = []
         for wave, clip in zip(waves, clips, strict=True):
-            rng, n = clip_rng(spec, clip), len(wave)
-            if spec.kind == "white":
-                noise = rng.standard_normal(n)
-            elif spec.kind == "pink":
-                noise = pink(n, rate, rng)
-            else:
-                others = [c for s, cs in sorted(pool.items()) if s != clip.speaker for c in cs]
-                if not others:
-                    raise ScnnError(f"{clip.key}: babble needs training clips of other "
-                                    "speakers; this dataset has none")
-                picks = rng.choice(len(others), min(BABBLE_TALKERS, len(others)), replace=False)
-                noise = sum(fit_to(talker(others[i]), n, rng) for i in sorted(picks))
+            noise = source.draw(spec.kind, clip, len(wave), clip_rng(spec, clip))
             out.append(mix(wave, noise, spec.snr_db))
         return out
 
