@@ -110,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         done = pair / "pair.json"
         if not done.exists():
             trained = train_pair(seed, SplitSpec(), args.epochs, args.qat_epochs, args.data,
-                                 pair, args.augment)
+                                 pair, args.augment, args.cmn)
             done.write_text(json.dumps(trained, indent=2) + "\n")
         trained = json.loads(done.read_text())
         aug = args.augment.to_dict() if args.augment else None
-        if (trained["epochs"], trained["qat_epochs"], trained.get("augment")) != (
-                args.epochs, args.qat_epochs, aug):
+        if (trained["epochs"], trained["qat_epochs"], trained.get("augment"),
+                trained.get("cmn", False)) != (args.epochs, args.qat_epochs, aug, args.cmn):
             ap.error(f"{done} was trained with --epochs {trained['epochs']} --qat-epochs "
                      f"{trained['qat_epochs']} augment {trained.get('augment')}; use another "
                      "--out")

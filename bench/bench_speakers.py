@@ -6,7 +6,7 @@ Usage (from the repository root, after `make venv`):
     SCNN_DATA=../shared/data/fsdd .venv/bin/python bench/bench_speakers.py \
         [--seeds 0 1 2] [--speakers george jackson ...] [--epochs 40] [--qat-epochs 3] \
         [--augment-speed 0.9:1.1] [--augment-noise white,babble] [--augment-snr 0:20] \
-        [--augment-copies 1] [--out runs/bench-speakers]
+        [--augment-copies 1] [--cmn] [--out runs/bench-speakers]
 
 Per seed and held-out speaker (the test split is every recording of that speaker,
 ``--test-speaker``; the other five train): train the default SCNN and its CNN twin
@@ -47,16 +47,17 @@ REFERENCE = Path(__file__).resolve().parents[1] / "netx_exports" / "fsdd_scnn.ne
 
 
 def train_pair(seed: int, spec: SplitSpec, epochs: int, qat_epochs: int, data: Path | None,
-               out: Path, augment: AugmentSpec | None = None) -> dict:
+               out: Path, augment: AugmentSpec | None = None, cmn: bool = False) -> dict:
     """Train the default SCNN and its CNN twin on ``spec``'s training split (with
     ``augment``'s copies) into OUT/scnn and OUT/cnn_scnn, quantise (and fine-tune) the
     SCNN, export OUT/scnn/network.net and evaluate it bit-exactly on ``spec``'s test split;
-    returns the figures (%)."""
-    fcfg = FeatureConfig()
+    returns the figures (%). ``cmn``: per-clip mean normalisation in the front end."""
+    fcfg = FeatureConfig(cmn=cmn)
     tensors, norm, classes = load_splits(data, fcfg, cache_dir=out.parent.parent / ".cache",
                                          progress=False, spec=spec, augment=augment)
     row = {"seed": seed, "epochs": epochs, "qat_epochs": qat_epochs,
-           "augment": augment.to_dict() if augment else None, "n": len(tensors["test"][1])}
+           "augment": augment.to_dict() if augment else None, "cmn": cmn,
+           "n": len(tensors["test"][1])}
     for name in ("cnn_scnn", "scnn"):
         mcfg = get_config(name, input_shape=fcfg.shape, seed=seed)
         m = train_run(mcfg, TrainConfig(epochs=epochs, seed=seed), tensors, norm, fcfg, classes,
@@ -76,13 +77,13 @@ def train_pair(seed: int, spec: SplitSpec, epochs: int, qat_epochs: int, data: P
 
 
 def one_fold(seed: int, speaker: str, epochs: int, qat_epochs: int, data: Path | None,
-             out: Path, augment: AugmentSpec | None = None) -> dict:
+             out: Path, augment: AugmentSpec | None = None, cmn: bool = False) -> dict:
     done = out / "fold.json"
     if done.exists():
         return json.loads(done.read_text())
     t0 = time.perf_counter()
     row = {"speaker": speaker, **train_pair(seed, SplitSpec(test_speakers=(speaker,)), epochs,
-                                            qat_epochs, data, out, augment)}
+                                            qat_epochs, data, out, augment, cmn)}
     row["seconds"] = round(time.perf_counter() - t0)
     done.write_text(json.dumps(row, indent=2) + "\n")
     return row
@@ -99,6 +100,7 @@ def training_args(ap: argparse.ArgumentParser, out: str) -> None:
     ap.add_argument("--augment-speed", default=None, help="LO:HI, as scnn train")
     ap.add_argument("--augment-noise", default=None, help="kinds, as scnn train")
     ap.add_argument("--augment-snr", default="0:20")
+    ap.add_argument("--cmn", action="store_true", help="per-clip mean normalisation")
 
 
 def check_training_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -135,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for spk in args.speakers:
             r = one_fold(seed, spk, args.epochs, args.qat_epochs, args.data,
-                         args.out / f"seed{seed}" / spk, args.augment)
+                         args.out / f"seed{seed}" / spk, args.augment, args.cmn)
             aug = args.augment.to_dict() if args.augment else None
-            if (r["epochs"], r["qat_epochs"], r.get("augment")) != (args.epochs,
-                                                                     args.qat_epochs, aug):
+            if (r["epochs"], r["qat_epochs"], r.get("augment"), r.get("cmn", False)) != (
+                    args.epochs, args.qat_epochs, aug, args.cmn):
                 ap.error(f"{args.out}/seed{seed}/{spk}/fold.json was run with --epochs "
                          f"{r['epochs']} --qat-epochs {r['qat_epochs']} augment "
-                         f"{r.get('augment')}; use another --out")
+                         f"{r.get('augment')} cmn {r.get('cmn', False)}; use another --out")
             rows.append(r)
             print(f"{seed:>4} {spk:>9} {r['n']:>5} {r['twin']:7.2f} {r['float']:7.2f} "
                   f"{r['bitexact']:9.2f} {r['twin'] - r['bitexact']:+9.2f}  {r['seconds']}",

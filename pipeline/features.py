@@ -43,6 +43,7 @@ class FeatureConfig:
     f_max: float = 4000.0
     top_db: float = 80.0
     log_eps: float = 1e-6
+    cmn: bool = False  # per-clip mean of each coefficient over the clip's frames removed
 
     def __post_init__(self) -> None:
         if self.kind not in FRONT_ENDS:
@@ -52,6 +53,9 @@ class FeatureConfig:
         if not 0 < self.f_min < self.f_max <= self.sample_rate / 2:
             raise ScnnError(f"need 0 < f_min < f_max <= {self.sample_rate / 2}: "
                             f"f_min={self.f_min}, f_max={self.f_max}")
+        if not isinstance(self.cmn, bool) or (self.cmn and self.kind == "spikes"):
+            raise ScnnError(f"cmn (per-clip mean normalisation) must be true or false, and is "
+                            f"for audio front ends; got {self.cmn!r} with {self.kind}")
         if self.win_length > self.n_fft or self.hop_length <= 0:
             raise ScnnError("need win_length <= n_fft and hop_length > 0")
 
@@ -126,6 +130,8 @@ def extract(waves: Sequence[np.ndarray], cfg: FeatureConfig, batch: int = 256) -
             y = transform(x)  # (b, 1, n_coef, n_frames)
             if cfg.kind == "logmel":
                 y = torch.log(y + cfg.log_eps)
+            if cfg.cmn:
+                y = y - y.mean(dim=-1, keepdim=True)
             out.append(y.float())
     return torch.cat(out)
 
@@ -137,9 +143,11 @@ def recording_features(wave: np.ndarray, cfg: FeatureConfig) -> torch.Tensor:
     computed from its own window only, so a clip's frames are the same in a clip and in a
     recording (up to the window's edges). MFCCs are refused: their dB floor is relative
     to the loudest frame of what is transformed, not frame-local."""
-    if cfg.kind != "logmel":
-        raise ScnnError(f"recordings need the logmel front end (frame-local); {cfg.kind}'s "
-                        "80 dB floor is relative to the loudest frame of each clip")
+    if cfg.kind != "logmel" or cfg.cmn:
+        raise ScnnError("recordings need the logmel front end without per-clip mean "
+                        f"normalisation (frame-local); {cfg.kind}" + (
+                            " with cmn removes a mean over each clip" if cfg.cmn else
+                            "'s 80 dB floor is relative to the loudest frame of each clip"))
     x = np.asarray(wave, np.float32)
     if x.ndim != 1 or x.shape[0] < cfg.n_fft:
         raise ScnnError(f"a recording must be 1-D with at least n_fft = {cfg.n_fft} samples, "

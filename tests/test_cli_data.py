@@ -117,3 +117,16 @@ def test_train_then_eval(mini_fsdd: Path, tmp_path: Path) -> None:
     assert len(rep["per_class"]) == 10 and (out / "confusion-test.png").exists()
     res = scnn("eval", str(tmp_path), "--data", str(mini_fsdd))
     assert res.returncode == 2 and "not a run directory" in res.stderr
+
+
+def test_run_with_cmn_exports_what_it_trained(mini_fsdd: Path, tmp_path: Path) -> None:
+    """--cmn is a front-end setting: the card carries it, so the bit-exact evaluation of
+    the export feeds the chip the features the model was fine-tuned on."""
+    out = tmp_path / "run"
+    res = scnn("run", "--data", str(mini_fsdd), "--out", str(out), "--epochs", "2", "-T", "3",
+               "--model", "model_b", "--qat-epochs", "1", "--lava-clips", "0", "--cmn")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "run.json").read_text())["stages"]
+    assert summary["simulate"]["equals_qat"]
+    assert json.loads((out / "network.json").read_text())["features"]["cmn"] is True
+    assert json.loads((out / "config.json").read_text())["features"]["cmn"] is True

@@ -105,3 +105,20 @@ def test_drive_config_validation() -> None:
     with pytest.raises(ScnnError, match="steps"):
         DriveConfig(steps=0)
     assert DriveConfig(kind="rate", steps=3)(torch.rand(2, 1, 4, 4)).shape == (2, 3, 1, 4, 4)
+
+
+def test_per_clip_mean_normalisation() -> None:
+    waves = [tone(0.8, freq=300 + 200 * i, seed=i) for i in range(3)]
+    plain = extract(waves, FeatureConfig())
+    cmn = extract(waves, FeatureConfig(cmn=True))
+    assert torch.allclose(cmn.mean(dim=-1), torch.zeros(3, 1, 32), atol=1e-4)
+    assert torch.allclose(cmn, plain - plain.mean(dim=-1, keepdim=True), atol=1e-5)
+    assert torch.equal(extract(waves[1:2], FeatureConfig(cmn=True)), cmn[1:2])  # per clip
+    assert FeatureConfig.from_dict(FeatureConfig(cmn=True).to_dict()).cmn
+    for bad in ({"cmn": "yes"}, {"cmn": True, "kind": "spikes"}):
+        with pytest.raises(ScnnError, match="cmn"):
+            FeatureConfig(**bad)
+    from scnn.features import recording_features
+
+    with pytest.raises(ScnnError, match="without per-clip mean normalisation"):
+        recording_features(np.zeros(4000, np.float32), FeatureConfig(kind="logmel", cmn=True))

@@ -40,3 +40,6 @@ AUGMENT_NOISE_OPTION = typer.Option(None, "--augment-noise", help="Noise mixed i
                                     "white, pink, babble.")
 AUGMENT_SNR_OPTION = typer.Option("0:20", "--augment-snr", help="SNR range of that noise, "
                                   "LO:HI dB.")
+CMN_OPTION = typer.Option(False, "--cmn", help="Per-clip mean normalisation: subtract each "
+                          "clip's mean of every coefficient over its frames (host-side, "
+                          "recorded in the model card's front end).")

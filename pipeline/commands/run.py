@@ -8,6 +8,7 @@ import typer
 
 from scnn import defaults
 from scnn.commands.options import (
+    CMN_OPTION,
     DATASET_OPTION,
     ENERGY_CHIP_OPTION,
     ENERGY_WARMUP_OPTION,
@@ -37,6 +38,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
         lava_clips: int = typer.Option(20, min=0, help="Test clips cross-checked in Lava (0: skip; "
                                        "Lava needs seconds per clip)."),
         front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
+        cmn: bool = CMN_OPTION,
         skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable audio files "
                                       "(counted) instead of stopping."),
         test_speaker: list[str] = TEST_SPEAKER_OPTION,
@@ -55,7 +57,7 @@ def run(data: Path = typer.Option(None, "--data", help="Dataset folder (default:
     if net is not None and test_speaker:
         raise ScnnError("--test-speaker: a run from --net tests on the split its card records; "
                         "train with --test-speaker instead")
-    fcfg = FeatureConfig(kind=front_end)
+    fcfg = FeatureConfig(kind=front_end, cmn=cmn)
     mcfg = with_width(get_config(model, input_shape=fcfg.shape, steps=steps, seed=seed), width)
     energy = {"energy_weight": energy_weight, "energy_chip": energy_chip,
               "energy_warmup": energy_warmup}

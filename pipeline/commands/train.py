@@ -15,6 +15,7 @@ from scnn.commands.options import (
     AUGMENT_NOISE_OPTION,
     AUGMENT_SNR_OPTION,
     AUGMENT_SPEED_OPTION,
+    CMN_OPTION,
     DATASET_OPTION,
     ENERGY_CHIP_OPTION,
     ENERGY_WARMUP_OPTION,
@@ -49,6 +50,7 @@ def train(
     batch_size: int = typer.Option(defaults.TRAIN_BATCH_SIZE, help="Mini-batch size."),
     seed: int = typer.Option(0, help="Seed for initialisation, shuffling and augmentation."),
     front_end: str = typer.Option("mfcc", help="Audio front end: mfcc or logmel."),
+    cmn: bool = CMN_OPTION,
     qat: bool = typer.Option(False, "--qat", help="Then fine-tune with the Loihi-exact layer "
                              "(as `scnn finetune`), into the same run directory."),
     qat_epochs: int = typer.Option(QAT_EPOCHS, min=0, help="Epochs of Loihi-exact fine-tuning."),
@@ -76,7 +78,7 @@ def train(
     spec = test_speakers_option(test_speaker, dataset)
     augment = augment_option(augment_copies, augment_speed, augment_noise, augment_snr, seed)
 
-    fcfg = FeatureConfig(kind=front_end)
+    fcfg = FeatureConfig(kind=front_end, cmn=cmn)
     mcfg = get_config(model, input_shape=fcfg.shape, steps=steps, beta=beta,
                       learn_beta=learn_beta, threshold=threshold, slope=slope, drive=drive,
                       seed=seed)
