@@ -99,7 +99,7 @@ def training_args(ap: argparse.ArgumentParser, out: str) -> None:
     ap.add_argument("--augment-copies", type=int, default=1)
     ap.add_argument("--augment-speed", default=None, help="LO:HI, as scnn train")
     ap.add_argument("--augment-noise", default=None, help="kinds, as scnn train")
-    ap.add_argument("--augment-snr", default="0:20")
+    ap.add_argument("--augment-snr", default=None, help="LO:HI dB (default 0:20)")
     ap.add_argument("--cmn", action="store_true", help="per-clip mean normalisation")
 
 

@@ -135,7 +135,12 @@ def speaker_accuracy(run: Path, data: Path | None, card: dict, fast: dict) -> di
     from scnn.export import card_split
 
     spec = card_split(card, run / "network.net")
-    clips = open_dataset(resolve_data(data, dataset=spec.dataset), splits=spec).split("test")
+    ds = open_dataset(resolve_data(data, dataset=spec.dataset), splits=spec)
+    clips = ds.split("test")
+    if ds.classes != card["classes"] or max(fast["clips"], default=-1) >= len(clips):
+        raise ScnnError(f"{run}: eval_fast.json was measured on another dataset than "
+                        f"{ds.root} ({len(clips)} test clips, classes {ds.classes[:4]}...); "
+                        "pass the run's --data")
     out: dict[str, list] = {}
     for i, pred in zip(fast["clips"], fast["predictions"], strict=True):
         row = out.setdefault(clips[i].speaker, [0, 0])
@@ -261,7 +266,6 @@ def build_report(run: Path, data: Path | None = None, out: Path | None = None,
     """Write OUT/report.html (default RUN/report) with PNGs and metrics.json; returns the path.
     ``noise`` x ``snrs``: the conditions of the accuracy-vs-SNR section (empty: none)."""
     from scnn.data.noise import NoiseSpec
-    from scnn.export import card_split
 
     for kind in noise:  # checked before any work
         for snr in snrs:
@@ -273,7 +277,22 @@ def build_report(run: Path, data: Path | None = None, out: Path | None = None,
         raise ScnnError(f"{run}: a report needs metrics.json, profile.json and network.net "
                         "(run `scnn run` or train, export and profile first)")
     out = Path(out) if out else run / "report"
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_report(run, data, out, metrics, profiles, noise, snrs, progress)
+    except BaseException:
+        if created:  # a report that failed leaves nothing behind
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write_report(run: Path, data: Path | None, out: Path, metrics: dict, profiles: list,
+                  noise: tuple[str, ...], snrs: tuple[float, ...], progress: bool) -> Path:
+    from scnn.export import card_split
+
     fast, lava = _read(run, "eval_fast.json"), _read(run, "eval_lava.json")
     res, card = _clip_trace(run, data)
     neuron_layers = sorted({int(k.split("/")[0][5:]) for k in res})

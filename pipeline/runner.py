@@ -215,12 +215,22 @@ def write_json(path: Path, obj: dict) -> None:
 
 
 def run_pipeline(ctx: RunContext, echo: Callable[[str], None] = print) -> dict:
-    """Run every stage in order; ``run.json`` is rewritten after each stage."""
+    """Run every stage in order; ``run.json`` is rewritten after each stage. A run
+    folder this call created is removed again when the inputs turn out bad (the data or
+    features stage fails): nothing is left behind but results."""
+    import shutil
+
+    created = not ctx.out.exists()
     ctx.out.mkdir(parents=True, exist_ok=True)
     for name, stage in STAGES:
         echo(f"[{name}] ...")
         t0 = time.perf_counter()
-        result = stage(ctx)
+        try:
+            result = stage(ctx)
+        except BaseException:
+            if created and name in ("data", "features"):
+                shutil.rmtree(ctx.out, ignore_errors=True)
+            raise
         result["seconds"] = round(time.perf_counter() - t0, 2)
         ctx.summary[name] = result
         write_json(ctx.out / "run.json", {"stages": ctx.summary})

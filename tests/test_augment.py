@@ -83,6 +83,8 @@ def test_train_records_the_augmentation(mini_fsdd: Path, tmp_path: Path) -> None
     (["--augment-noise", "white", "--augment-snr", "x"], ("--augment-snr 'x'",)),
     (["--augment-noise", "white", "--augment-copies", "0"], ("--augment-copies 0", "1..16")),
     (["--augment-copies", "3"], ("--augment-copies 3", "copies of what")),
+    (["--augment-speed", "0.9:1.1", "--augment-snr", "0:10"], ("--augment-snr 0:10",
+                                                               "--augment-noise")),
 ])
 def test_bad_augmentation_options(mini_fsdd: Path, tmp_path: Path, args: list[str],
                                   needles: tuple[str, ...]) -> None:
@@ -99,4 +101,4 @@ def test_spike_trains_are_not_augmented(tmp_path: Path) -> None:
     ds = open_dataset(spike_folder(tmp_path, "shd", n_classes=2, n=4))
     with pytest.raises(ScnnError, match="augmentation work on audio"):
         split_features(ds, "train", FeatureConfig(kind="spikes", hop_length=80),
-                       augment=augment_option(1, "0.9:1.1", None, "0:20", 0))
+                       augment=augment_option(1, "0.9:1.1", None, None, 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,12 +79,19 @@ def test_run_writes_run_directory(mini_fsdd: Path, tmp_path: Path) -> None:
     noisy = json.loads((tmp_path / "noisy.json").read_text())["accuracy"]
     assert noisy == curves[("babble", 5.0)]["bit_exact"]
     for args, needle in ((["--noise", "brown"], "'brown' is not a noise kind"),
-                         (["--snr", "10,x"], "--snr '10,x'"), (["--snr", "80"], "[-20, 60]")):
+                         (["--snr", "10,x"], "--snr '10,x'"), (["--snr", "80"], "[-20, 60]"),
+                         (["--noise", "white,white"], "names a value twice")):
         bad = scnn("report", str(out), "--data", str(mini_fsdd), "--out",
                    str(tmp_path / "rep2"), *args)
         assert bad.returncode == 2 and needle in bad.stderr and "Traceback" not in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "rep2").exists()
+    other = tmp_path / "other"  # another dataset: one test clip fewer
+    shutil.copytree(mini_fsdd, other)
+    (other / "recordings" / "2_bob_4.wav").unlink()
+    bad = scnn("report", str(out), "--data", str(other), "--out", str(tmp_path / "rep2"))
+    assert bad.returncode == 2 and "eval_fast.json was measured on another dataset" in \
+        bad.stderr and not (tmp_path / "rep2").exists(), bad.stderr
     none = scnn("report", str(out), "--data", str(mini_fsdd), "--out", str(tmp_path / "rep3"),
                 "--noise", "none")
     assert none.returncode == 0 and not (tmp_path / "rep3" / "noise.png").exists()

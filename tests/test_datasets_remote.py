@@ -325,3 +325,124 @@ def test_train_stream_on_spike_trains_end_to_end(tmp_path: Path, kind: str) -> N
                      "--neuron", "sdnn", "--epochs", "1"], tmp_path, env)
     assert_bad_input(sdnn, ("spike trains", "--neuron lif"), tmp_path,
                      keep=(kind, "net.net", "net.json", "e.json", "p.json", "cache"))
+
+
+# ------------------------------------------------------------------ hostile inputs
+
+@pytest.mark.parametrize("url, needle", [
+    ("", "--url ''"), ("not a url", "--url 'not a url'"),
+    ("http://127.0.0.1:abc", "cannot download http://127.0.0.1:abc"),
+])
+@pytest.mark.parametrize("dataset", ["fsdd", "shd"])
+def test_fetch_bad_urls(tmp_path: Path, url: str, needle: str, dataset: str) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    res = run_scnn(["data", "fetch", "--dataset", dataset, "--url", url, "--cache",
+                    str(run / "deep" / "new" / "c")], run, _env(tmp_path))
+    assert_bad_input(res, needle, run)
+
+
+def test_fetch_failures_leave_no_folders(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "afile").write_text("x")
+    empty = tmp_path / "empty-site"
+    empty.mkdir()
+    with serve(empty) as url:  # 404 for everything
+        res = run_scnn(["data", "fetch", "--dataset", "shd", "--url", url, "--cache",
+                        str(run / "a" / "b" / "shd")], run, _env(tmp_path))
+    assert_bad_input(res, ("cannot download", "md5sums.txt", "404"), run, keep=("afile",))
+    res = run_scnn(["data", "fetch", "--dataset", "gsc", "--cache", str(run / "afile" / "x")],
+                   run, _env(tmp_path))
+    assert_bad_input(res, ("--cache", "afile"), run, keep=("afile",))
+
+
+def test_fetch_refuses_an_archive_without_the_dataset(tmp_path: Path) -> None:
+    import gzip
+
+    site = tmp_path / "site"
+    site.mkdir()
+    gz = []
+    for name in ("shd_train.h5.gz", "shd_test.h5.gz"):
+        with gzip.open(site / name, "wb"):
+            pass
+        gz.append(site / name)
+    sums = sums_file(tmp_path / "sums.txt", gz)
+    run = tmp_path / "run"
+    run.mkdir()
+    with serve(site) as url:
+        res = run_scnn(["data", "fetch", "--dataset", "shd", "--url", url, "--checksums",
+                        str(sums), "--cache", str(run / "shd")], run, _env(tmp_path))
+    assert_bad_input(res, ("does not hold the dataset", "not a readable HDF5 file"), run)
+    twice = tmp_path / "twice.txt"
+    twice.write_text(f"{'0' * 32}  shd_train.h5.gz\n{'1' * 32}  shd_train.h5.gz\n")
+    res = run_scnn(["data", "fetch", "--dataset", "shd", "--checksums", str(twice), "--cache",
+                    str(run / "shd")], run, _env(tmp_path))
+    assert_bad_input(res, (str(twice), "listed twice"), run)
+
+
+def test_gsc_tarball_with_a_top_folder(tmp_path: Path, gsc: Path) -> None:
+    import tarfile
+
+    site = tmp_path / "site"
+    site.mkdir()
+    tar = site / "speech_commands_v0.02.tar.gz"
+    with tarfile.open(tar, "w:gz") as t:
+        t.add(gsc, arcname="speech_commands_v0.02")
+    with serve(site) as url:
+        folder = fetch_dataset("gsc", tmp_path / "c", url,
+                               sums_file(tmp_path / "s.txt", [tar], "sha256"), progress=False)
+    assert len(SpeechCommands(folder).clips) == len(SpeechCommands(gsc).clips)
+
+
+def test_gsc_bad_file_is_one_line_and_speaker_options_refused(tmp_path: Path) -> None:
+    root = gsc_folder(tmp_path, speakers=("0a7c2a8d", "1b4c9b89", "2c6d3e11"), repeats=1)
+    (root / "yes" / "0a7c2a8d_nohash_0.wav").write_bytes(b"RIFF0000WAVEjunk")
+    res = run_scnn(["data", "check", "--data", str(root), "--dataset", "gsc12"], tmp_path,
+                   _env(tmp_path))
+    assert_bad_input(res, "0a7c2a8d_nohash_0.wav", tmp_path, keep=("gsc",))
+    res = run_scnn(["data", "check", "--data", str(root), "--val-speaker", "bob"], tmp_path,
+                   _env(tmp_path))
+    assert_bad_input(res, "validation speakers need FSDD file names", tmp_path, keep=("gsc",))
+
+
+@pytest.mark.parametrize("damage, needle", [
+    ("short_speaker", "'extra/speaker' must be one integer per sample"),
+    ("dup_keys", "names class 'word-0' twice"),
+    ("scalar_labels", "'labels' must be one non-negative integer per sample"),
+    ("empty_train", "holds no samples"),
+    ("test_dir", "not a regular file"),
+])
+def test_bad_spike_files(tmp_path: Path, damage: str, needle: str) -> None:
+    import h5py
+
+    root = spike_folder(tmp_path, "shd", n_classes=2, n=4)
+    train = root / "shd_train.h5"
+    if damage == "test_dir":
+        (root / "shd_test.h5").unlink()
+        (root / "shd_test.h5").mkdir()
+    elif damage == "empty_train":
+        spike_file(train, 0, 2, seed=0)
+    else:
+        with h5py.File(train, "a") as f:
+            name, data = {"short_speaker": ("extra/speaker", np.zeros(2, np.uint16)),
+                          "dup_keys": ("extra/keys", np.array([b"word-0", b"word-0"])),
+                          "scalar_labels": ("labels", np.uint16(1))}[damage]
+            del f[name]
+            f.create_dataset(name, data=data)
+    res = run_scnn(["data", "check", "--data", str(root)], tmp_path, _env(tmp_path))
+    assert_bad_input(res, needle, tmp_path, keep=("shd",))
+
+
+def test_run_with_the_wrong_dataset_kind_leaves_nothing(tmp_path: Path, gsc: Path) -> None:
+    res = run_scnn(["run", "--data", str(gsc), "--dataset", "shd", "--out",
+                    str(tmp_path / "run"), "--epochs", "1"], tmp_path, _env(tmp_path))
+    line = res.stderr.strip()  # (stdout has the stage progress: "[data] ...")
+    assert res.returncode == 2 and len(line.splitlines()) == 1 and "shd_train.h5" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == []
+    root = spike_folder(tmp_path, "shd", n_classes=2, n=4)
+    res = run_scnn(["run", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs",
+                    "1"], tmp_path, _env(tmp_path))
+    assert res.returncode == 2 and "holds spike trains" in res.stderr
+    assert not (tmp_path / "run").exists()

@@ -83,7 +83,7 @@ def fetch(dataset: str = typer.Option("fsdd", "--dataset", help="fsdd, gsc (Spee
         if checksums is not None:
             raise ScnnError("--checksums: FSDD is verified file by file against the shipped "
                             "manifest; the option is for gsc, shd and ssc")
-        folder = fetch_fsdd(cache, **({"url": url} if url else {}))
+        folder = fetch_fsdd(cache, **({"url": url} if url is not None else {}))
         typer.echo(f"FSDD ready at {folder}")
         return
     from scnn.data.sources import fetch_dataset, source

@@ -38,8 +38,8 @@ AUGMENT_SPEED_OPTION = typer.Option(None, "--augment-speed", help="Speed perturb
 AUGMENT_NOISE_OPTION = typer.Option(None, "--augment-noise", help="Noise mixed into the "
                                     "copies: kinds drawn from a comma-separated list of "
                                     "white, pink, babble.")
-AUGMENT_SNR_OPTION = typer.Option("0:20", "--augment-snr", help="SNR range of that noise, "
-                                  "LO:HI dB.")
+AUGMENT_SNR_OPTION = typer.Option(None, "--augment-snr", help="SNR range of that noise, "
+                                  "LO:HI dB (default 0:20).")
 CMN_OPTION = typer.Option(False, "--cmn", help="Per-clip mean normalisation: subtract each "
                           "clip's mean of every coefficient over its frames (host-side, "
                           "recorded in the model card's front end).")

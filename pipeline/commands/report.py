@@ -45,6 +45,9 @@ def parse_noise_lists(noise: str, snr: str) -> tuple[tuple[str, ...], tuple[floa
     if not snrs or not all(math.isfinite(x) and -20 <= x <= 60 for x in snrs):
         raise ScnnError(f"--snr {snr!r}: expected comma-separated SNRs in dB, each in "
                         "[-20, 60]")
+    for option, given, values in (("--noise", noise, kinds), ("--snr", snr, snrs)):
+        if len(set(values)) != len(values):
+            raise ScnnError(f"{option} {given!r}: names a value twice")
     return kinds, snrs
 
 

@@ -74,9 +74,13 @@ class AugmentSpec:
                 "noise": list(self.noise), "snr": list(self.snr), "seed": self.seed}
 
 
-def augment_option(copies: int, speed: str | None, noise: str | None, snr: str,
+def augment_option(copies: int, speed: str | None, noise: str | None, snr: str | None,
                    seed: int) -> AugmentSpec | None:
-    """The ``--augment-*`` options -> an AugmentSpec (None: no augmentation)."""
+    """The ``--augment-*`` options -> an AugmentSpec (None: no augmentation); ``snr``
+    None: 0:20."""
+    if snr is not None and noise is None:
+        raise ScnnError(f"--augment-snr {snr}: the SNR of what? add --augment-noise KINDS")
+    snr = "0:20" if snr is None else snr
     if speed is None and noise is None:
         if copies != 1:
             raise ScnnError(f"--augment-copies {copies}: copies of what? add --augment-speed "

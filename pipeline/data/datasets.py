@@ -170,6 +170,7 @@ class AudioDataset:
     """Common interface: ``classes``, ``clips``, ``split(name)``, ``load(clip)``."""
 
     name = "audio"
+    native_rates: tuple[int, ...] = ()  # the dataset's own rates: resampled without a warning
 
     def __init__(self, root: Path, classes: Sequence[str], clips: Sequence[Clip],
                  target_rate: int = TARGET_RATE) -> None:
@@ -188,7 +189,7 @@ class AudioDataset:
     def load(self, clip: Clip) -> np.ndarray:
         """Waveform of ``clip``: mono float32 at ``target_rate``, shape (samples,)."""
         wave, rate = load_audio(clip.path, self.target_rate)
-        if rate != self.target_rate and rate not in self._rates_logged:
+        if rate != self.target_rate and rate not in self._rates_logged | set(self.native_rates):
             self._rates_logged.add(rate)
             log.warning("%s: resampling %d Hz audio to %d Hz (first seen in %s)",
                         self.name, rate, self.target_rate, clip.path.name)
@@ -333,10 +334,10 @@ def open_dataset(root: str | Path, kind: str = "auto", splits: SplitSpec | None 
         kind = detect_kind(root) if root.is_dir() else "folder"
     if kind == "fsdd":
         return FSDD(root, splits, target_rate)
-    if splits is not None and splits.test_speakers:
-        raise ScnnError(f"{root}: test speakers need FSDD file names "
-                        "({digit}_{speaker}_{index}.wav); other datasets keep their "
-                        "official split")
+    if splits is not None and (splits.test_speakers or splits.val_speakers):
+        raise ScnnError(f"{root}: {'test' if splits.test_speakers else 'validation'} speakers "
+                        "need FSDD file names ({digit}_{speaker}_{index}.wav); other "
+                        "datasets keep their official split")
     if kind in ("gsc", "gsc12"):
         from scnn.data.gsc import SpeechCommands
 

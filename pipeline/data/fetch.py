@@ -8,11 +8,13 @@ shipped in this package (``fsdd-v1.0.10.sha256``). Tests and CI point
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 from importlib import resources
 from pathlib import Path
@@ -79,19 +81,67 @@ def default_cache() -> Path:
     return Path(base) / f"fsdd-{FSDD_TAG}"
 
 
-def _download(url: str, dest: Path, progress: bool) -> None:
+def download(url: str, dest: Path, progress: bool, label: str) -> None:
+    """``url`` -> ``dest`` with a progress bar; any network, protocol or file error is one
+    line naming the URL."""
+    import http.client
+
     from tqdm import tqdm
 
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc="FSDD download",
+            with tqdm(total=total, unit="B", unit_scale=True, desc=label,
                       disable=None if progress else True) as bar:
                 for block in iter(lambda: resp.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))
+    except (OSError, ValueError, http.client.HTTPException) as err:
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise ScnnError(f"cannot download {url}: {reason}") from None
+
+
+def check_url(url: str) -> str:
+    """``--url``: an http(s) or file URL."""
+    if not url or urllib.parse.urlsplit(url).scheme not in ("http", "https", "file"):
+        raise ScnnError(f"--url {url!r}: expected an http://, https:// or file:// URL")
+    return url
+
+
+def make_parent(folder: Path) -> list[Path]:
+    """Create ``folder``'s missing parents; returns those created (deepest last), for
+    :func:`remove_made` to undo. A parent that cannot be made is a one-line error."""
+    made = [p for p in reversed(folder.parents) if not p.exists()]
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ScnnError(f"cannot download FSDD from {url}: {err}") from None
+        raise ScnnError(f"--cache {folder}: cannot create {folder.parent} "
+                        f"({err.strerror or err})") from None
+    return made
+
+
+def remove_made(made: list[Path]) -> None:
+    """Remove the folders :func:`make_parent` created, if they are still empty."""
+    for p in reversed(made):
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
+@contextlib.contextmanager
+def into_cache(folder: Path):
+    """Around a download into ``folder``: its missing parents are made, and removed again
+    if the download fails; a file-system error is one line naming the cache."""
+    made = make_parent(folder)
+    try:
+        yield
+    except OSError as err:
+        remove_made(made)
+        raise ScnnError(f"--cache {folder}: {err.strerror or err}") from None
+    except BaseException:
+        remove_made(made)
+        raise
 
 
 def _extract_recordings(tarball: Path, dest: Path) -> None:
@@ -118,17 +168,17 @@ def fetch_fsdd(cache: Path | None = None, url: str = FSDD_URL, progress: bool = 
     Returns the folder holding the 3,000 WAV files. A download that does not match
     the manifest raises :class:`ManifestError` and leaves no partial cache.
     """
+    check_url(url)
     folder = (cache or default_cache()) / "recordings"
     manifest = load_manifest()
     if folder.is_dir():
         report = verify_folder(folder, manifest)
         if not (report["missing"] or report["modified"]):
             return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
+    with into_cache(folder), tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
         tmpdir = Path(tmp)
         tarball = tmpdir / "fsdd.tar.gz"
-        _download(url, tarball, progress)
+        download(url, tarball, progress, "FSDD download")
         staged = tmpdir / "recordings"
         staged.mkdir()
         _extract_recordings(tarball, staged)

@@ -51,6 +51,8 @@ def _hash(text: str) -> int:
 class SpeechCommands(AudioDataset):
     """Speech Commands v2 from ``root`` (the unpacked archive); ``task``: gsc or gsc12."""
 
+    native_rates = (16000,)
+
     def __init__(self, root: str | Path, task: str = "gsc", target_rate: int = 8000) -> None:
         root = Path(root)
         if task not in ("gsc", "gsc12"):

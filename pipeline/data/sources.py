@@ -30,11 +30,16 @@ import re
 import shutil
 import tarfile
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from scnn.data.fetch import ENV_CACHE, ManifestError
+from scnn.data.fetch import (
+    ENV_CACHE,
+    ManifestError,
+    check_url,
+    download,
+    into_cache,
+)
 from scnn.hw.errors import ScnnError
 
 MARKER = ".verified.json"
@@ -109,7 +114,10 @@ def parse_checksums(text: str, where: object) -> dict[str, str]:
         if len(parts) != 2 or not HEX.match(parts[0].lower()):
             raise ScnnError(f"{where}:{n}: expected 'DIGEST  FILE' (32 or 64 hex digits), "
                             f"got {line.strip()[:60]!r}")
-        out[PurePosixPath(parts[1].lstrip("*")).name] = parts[0].lower()
+        name, digest = PurePosixPath(parts[1].lstrip("*")).name, parts[0].lower()
+        if out.get(name, digest) != digest:
+            raise ScnnError(f"{where}:{n}: {name} is listed twice with different checksums")
+        out[name] = digest
     return out
 
 
@@ -129,22 +137,6 @@ def read_checksums(path: Path, src: Source) -> dict[str, str]:
 
 def _hasher(digest: str):
     return hashlib.md5() if len(digest) == 32 else hashlib.sha256()
-
-
-def download(url: str, dest: Path, progress: bool, label: str) -> None:
-    """``url`` -> ``dest`` with a progress bar; any network or file error is one line."""
-    from tqdm import tqdm
-
-    try:
-        with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=label,
-                      disable=None if progress else True) as bar:
-                for block in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(block)
-                    bar.update(len(block))
-    except (OSError, ValueError) as err:
-        raise ScnnError(f"cannot download {url}: {err}") from None
 
 
 def file_digest(path: Path, like: str) -> str:
@@ -188,19 +180,25 @@ def _untar(tarball: Path, dest: Path) -> None:
     dropped."""
     try:
         with tarfile.open(tarball) as tar:
+            files = []
             for member in tar.getmembers():
                 parts = [p for p in PurePosixPath(member.name).parts if p not in ("", ".")]
-                if not member.isfile() or not parts or ".." in parts or member.name.startswith("/"):
-                    continue
+                if member.isfile() and parts and ".." not in parts and \
+                        not member.name.startswith("/"):
+                    files.append((member, parts))
+            tops = {parts[0] for _, parts in files}
+            drop = 1 if len(tops) == 1 and all(len(parts) > 1 for _, parts in files) else 0
+            for member, parts in files:
                 src = tar.extractfile(member)
                 if src is None:
                     continue
-                target = dest.joinpath(*parts)
+                target = dest.joinpath(*parts[drop:])
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with src, target.open("wb") as out:
                     shutil.copyfileobj(src, out)
     except (tarfile.TarError, OSError, EOFError) as err:
-        raise ScnnError(f"{tarball.name}: not a readable tar archive ({err})") from None
+        reason = " ".join(str(err).split())[:200]
+        raise ScnnError(f"{tarball.name}: not a readable tar archive ({reason})") from None
 
 
 def _gunzip(gz: Path, dest: Path) -> None:
@@ -208,7 +206,8 @@ def _gunzip(gz: Path, dest: Path) -> None:
         with gzip.open(gz, "rb") as src, (dest / gz.name[:-3]).open("wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
     except (OSError, EOFError) as err:
-        raise ScnnError(f"{gz.name}: not a readable gzip file ({err})") from None
+        reason = " ".join(str(err).split())[:200]
+        raise ScnnError(f"{gz.name}: not a readable gzip file ({reason})") from None
 
 
 def fetch_dataset(dataset: str, cache: Path | None = None, base_url: str | None = None,
@@ -216,13 +215,37 @@ def fetch_dataset(dataset: str, cache: Path | None = None, base_url: str | None 
     """``dataset`` (gsc, shd or ssc) downloaded, verified and unpacked; returns its folder
     (what ``--data`` takes). Already verified: returned at once."""
     src = source(dataset)
+    if base_url is not None:
+        check_url(base_url)
     folder = cache_folder(dataset, cache)
     if (folder / MARKER).is_file():
         return folder
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ScnnError(f"{folder}: exists and is not a verified {src.title} download; "
                         "remove it or pass another --cache")
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    with into_cache(folder):
+        _fetch_into(src, folder, base_url, checksums, progress, dataset)
+    return folder
+
+
+def _check_unpacked(src: Source, staged: Path) -> None:
+    """What was unpacked must open as the dataset (an empty or foreign archive that
+    happens to match its checksum is refused before it is marked verified)."""
+    from scnn.data.datasets import open_dataset
+
+    kind = src.dataset
+    if kind not in ("gsc", "shd", "ssc"):
+        return
+    try:
+        ds = open_dataset(staged, kind)
+    except ScnnError as err:
+        raise ScnnError(f"the {src.title} download does not hold the dataset: "
+                        f"{str(err).replace(str(staged), 'the archive')}") from None
+    getattr(ds, "close", lambda: None)()
+
+
+def _fetch_into(src: Source, folder: Path, base_url: str | None, checksums: Path | None,
+                progress: bool, dataset: str) -> None:
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{src.folder}-") as tmp:
         tmpdir = Path(tmp)
         want = expected_digests(src, base_url, checksums, tmpdir, progress)
@@ -241,10 +264,10 @@ def fetch_dataset(dataset: str, cache: Path | None = None, base_url: str | None 
                                     f"{want[r.name]} (a corrupt or different file)")
             (_untar if r.unpack == "tar" else _gunzip)(path, staged)
             path.unlink()
+        _check_unpacked(src, staged)
         (staged / MARKER).write_text(json.dumps({"dataset": dataset, "files": got,
                                                  "base_url": base_url or src.base_url},
                                                 indent=2) + "\n")
         if folder.exists():
             folder.rmdir()
         staged.rename(folder)
-    return folder

@@ -45,6 +45,41 @@ def _h5(path: Path):
         raise ScnnError(f"{path}: not a readable HDF5 file ({err})") from None
 
 
+def _read_index(path: Path, kind: str):
+    """(labels, speakers, class names or None) of one file, every value checked."""
+    with _h5(path) as f:
+        try:
+            for name in ("spikes/times", "spikes/units", "labels"):
+                if name not in f or not hasattr(f[name], "shape"):
+                    raise ScnnError(f"{path}: no '{name}' dataset (not {kind.upper()})")
+            labels = np.asarray(f["labels"][()])
+            if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or (
+                    labels.size and labels.min() < 0):
+                raise ScnnError(f"{path}: 'labels' must be one non-negative integer per "
+                                "sample")
+            n = len(labels)
+            for name in ("spikes/times", "spikes/units"):
+                if f[name].ndim != 1 or len(f[name]) != n:
+                    raise ScnnError(f"{path}: '{name}' holds {f[name].shape} samples, "
+                                    f"'labels' {n}")
+            speakers = np.full(n, -1)
+            if "extra/speaker" in f:
+                speakers = np.asarray(f["extra/speaker"][()])
+                if speakers.shape != (n,) or not np.issubdtype(speakers.dtype, np.integer):
+                    raise ScnnError(f"{path}: 'extra/speaker' must be one integer per sample "
+                                    f"({n})")
+            keys = None
+            if "extra/keys" in f:
+                raw = np.asarray(f["extra/keys"][()])
+                if raw.ndim != 1:
+                    raise ScnnError(f"{path}: 'extra/keys' must be a list of class names")
+                keys = [k.decode() if isinstance(k, bytes) else str(k) for k in raw]
+        except (TypeError, ValueError, UnicodeDecodeError, KeyError, OSError) as err:
+            reason = " ".join(str(err).split())[:160]
+            raise ScnnError(f"{path}: not a readable {kind.upper()} file ({reason})") from None
+    return labels, speakers, keys
+
+
 class SpikeDataset(AudioDataset):
     """SHD or SSC from the folder holding its ``.h5`` files (``kind``: shd or ssc)."""
 
@@ -58,42 +93,31 @@ class SpikeDataset(AudioDataset):
         clips, classes, n_labels = [], None, 0
         for part in FILES[kind]:
             path = root / f"{kind}_{part}.h5"
+            if path.exists() and not path.is_file():
+                raise ScnnError(f"{path}: not a regular file")
             if not path.is_file():
                 if part == "train":
                     raise ScnnError(f"{root}: no {path.name} (an {kind.upper()} folder holds "
                                     f"{', '.join(f'{kind}_{p}.h5' for p in FILES[kind])})")
                 continue
-            with _h5(path) as f:
-                for name in ("spikes/times", "spikes/units", "labels"):
-                    if name not in f:
-                        raise ScnnError(f"{path}: no '{name}' dataset (not {kind.upper()})")
-                labels = np.asarray(f["labels"][()])
-                n = len(labels)
-                if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or (
-                        n and labels.min() < 0):
-                    raise ScnnError(f"{path}: 'labels' must be one non-negative integer "
-                                    "per sample")
-                for name in ("spikes/times", "spikes/units"):
-                    if len(f[name]) != n:
-                        raise ScnnError(f"{path}: '{name}' has {len(f[name])} samples, "
-                                        f"'labels' {n}")
-                speakers = (np.asarray(f["extra/speaker"][()]) if "extra/speaker" in f
-                            else np.full(n, -1))
-                if classes is None and "extra/keys" in f:
-                    classes = [k.decode() if isinstance(k, bytes) else str(k)
-                               for k in f["extra/keys"][()]]
-            n_labels = max(n_labels, int(labels.max()) + 1 if n else 0)
+            labels, speakers, keys = _read_index(path, kind)
+            if part == "train" and not len(labels):
+                raise ScnnError(f"{path}: holds no samples")
+            if classes is None and keys is not None:
+                classes = keys
+            n_labels = max(n_labels, int(labels.max()) + 1 if len(labels) else 0)
             split = SPLIT_OF[part]
             clips += [Clip(path, int(lab), f"speaker{int(spk)}" if spk >= 0 else "unknown",
                            i, split, rel=f"{path.name}#{i}")
-                      for i, (lab, spk) in enumerate(zip(labels, speakers, strict=False))]
-        if not clips:
-            raise ScnnError(f"{root}: the {kind.upper()} files hold no samples")
+                      for i, (lab, spk) in enumerate(zip(labels, speakers, strict=True))]
         if classes is None or len(classes) < n_labels:
             if classes is not None:
                 raise ScnnError(f"{root}: 'extra/keys' names {len(classes)} classes but a "
                                 f"label is {n_labels - 1}")
             classes = [str(i) for i in range(n_labels)]
+        if len(set(classes)) != len(classes):
+            dup = next(c for c in classes if classes.count(c) > 1)
+            raise ScnnError(f"{root}: 'extra/keys' names class {dup!r} twice")
         self._open: dict[Path, object] = {}
         super().__init__(root, classes, clips)
 
@@ -102,9 +126,13 @@ class SpikeDataset(AudioDataset):
         f = self._open.get(clip.path)
         if f is None:
             f = self._open[clip.path] = _h5(clip.path)
-        times = np.asarray(f["spikes/times"][clip.index], dtype=np.float64)
-        units = np.asarray(f["spikes/units"][clip.index])
         where = f"{clip.path}: sample {clip.index}"
+        try:
+            times = np.asarray(f["spikes/times"][clip.index], dtype=np.float64)
+            units = np.asarray(f["spikes/units"][clip.index])
+        except (TypeError, ValueError, OSError) as err:
+            reason = " ".join(str(err).split())[:160]
+            raise AudioError(f"{where}: unreadable spikes ({reason})") from None
         if times.shape != units.shape or times.ndim != 1:
             raise AudioError(f"{where}: {times.size} spike times but {units.size} units")
         if not np.isfinite(times).all() or (times.size and times.min() < 0):
