@@ -61,7 +61,7 @@ def train_pair(seed: int, spec: SplitSpec, epochs: int, qat_epochs: int, data: P
     for name in ("cnn_scnn", "scnn"):
         mcfg = get_config(name, input_shape=fcfg.shape, seed=seed)
         m = train_run(mcfg, TrainConfig(epochs=epochs, seed=seed), tensors, norm, fcfg, classes,
-                      out / name, progress=False, split=spec)
+                      out / name, progress=False, split=spec, augment=augment)
         row["twin" if name == "cnn_scnn" else "float"] = 100 * m["test_accuracy"]
     run = out / "scnn"
     q = finetune(load_run(run), TrainConfig(epochs=qat_epochs, lr=QAT_LR, seed=seed), tensors,
