@@ -40,7 +40,7 @@ def split_features(ds: AudioDataset, split: str, cfg: FeatureConfig, *,
     ``noise``: a :class:`scnn.data.noise.NoiseSpec` mixed into every clip first;
     ``augment``: a :class:`scnn.data.augment.AugmentSpec` whose copies of every clip
     follow the originals (for the training split)."""
-    spiking = ds.name in ("shd", "ssc")
+    spiking = ds.spiking
     if spiking != (cfg.kind == "spikes"):
         raise ScnnError(f"{ds.root}: {ds.name} " + (
             "holds spike trains: its front end is 'spikes' (train a streamed network: "

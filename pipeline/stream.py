@@ -956,7 +956,7 @@ def train_stream_net(out, data, cfg: StreamConfig, tcfg,
                         "streamed networks yet")
     spec = spec or SplitSpec()
     ds = open_dataset(resolve_data(data, dataset=spec.dataset), splits=spec)
-    spiking = ds.name in ("shd", "ssc")
+    spiking = ds.spiking
     if spiking and not isinstance(cfg, StreamConfig):
         raise ScnnError(f"{ds.root}: {ds.name} spike trains train streamed LIF networks "
                         "(--neuron lif); the sigma-delta family reads log-mel frames")

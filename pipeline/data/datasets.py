@@ -171,6 +171,7 @@ class AudioDataset:
 
     name = "audio"
     native_rates: tuple[int, ...] = ()  # the dataset's own rates: resampled without a warning
+    spiking = False  # clips are spike trains (SHD/SSC), not audio
 
     def __init__(self, root: Path, classes: Sequence[str], clips: Sequence[Clip],
                  target_rate: int = TARGET_RATE) -> None:

@@ -83,6 +83,8 @@ def _read_index(path: Path, kind: str):
 class SpikeDataset(AudioDataset):
     """SHD or SSC from the folder holding its ``.h5`` files (``kind``: shd or ssc)."""
 
+    spiking = True
+
     def __init__(self, root: str | Path, kind: str = "shd") -> None:
         root = Path(root)
         if kind not in FILES:
