@@ -118,10 +118,13 @@ def layered_network(cfg, ws: list[np.ndarray], input_neuron, neurons: list, read
     """The sim.Network of an SCNN-family geometry ``cfg`` with integer weights ``ws`` (torch
     layouts, readout last) and given neurons: Input (W, H, C), a Conv per conv, a
     Flatten, a Dense per hidden dense layer, the readout Dense.  ``dense(in_shape,
-    out_shape, weight, neuron)`` builds the Dense layers (default: weight_exp 0, 8 bits)."""
-    from scnn.sim.network import Conv, Dense, Flatten, Input, Network, conv_output_shape
+    out_shape, weight, neuron)`` builds the Dense layers (default: the ``weight_exp`` and
+    ``num_weight_bits`` lava-dl derives from the weights, so the network reads back from
+    NetX unchanged)."""
+    from scnn.sim.network import Conv, Flatten, Input, Network, conv_output_shape
+    from scnn.sim.netx import netx_dense
 
-    dense = dense or (lambda i, o, w, n: Dense(i, o, w, neuron=n))
+    dense = dense or netx_dense
     c0, h0, w0 = cfg.layer_shapes()[0]
     in_shape = (w0, h0, c0)
     layers: list = [Input(in_shape, input_neuron)]

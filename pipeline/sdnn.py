@@ -177,13 +177,8 @@ def plan_weights(cnn: SCNN, plan: SDNNPlan) -> list[np.ndarray]:
 def sdnn_network(cnn: SCNN, plan: SDNNPlan, ws: list[np.ndarray] | None = None):
     """The sim.Network of the converted SDNN (graded input into a Delta encoder); ``ws``:
     integer weights to use instead of the plan's (a fine-tuned SDNN's)."""
-    from scnn.sim.network import Delta, Dense, Sigma, SigmaDelta
-    from scnn.sim.netx import netx_dense_weights
-
-    def dense(in_shape, out_shape, w, neuron):
-        wf, bits, exp = netx_dense_weights(w)  # what lava-dl derives from the file weights
-        return Dense(in_shape, out_shape, wf, weight_exp=exp, num_weight_bits=bits,
-                     neuron=neuron)
+    from scnn.sim.network import Delta, Sigma, SigmaDelta
+    from scnn.sim.netx import netx_dense
 
     ws = plan_weights(cnn, plan) if ws is None else ws
     for k, w in enumerate(ws):
@@ -191,7 +186,7 @@ def sdnn_network(cnn: SCNN, plan: SDNNPlan, ws: list[np.ndarray] | None = None):
             raise ScnnError(f"synapse layer {k}: every weight rounds to zero at scale "
                             f"{plan.weight_scales[k]:.3g}")
     return layered_network(cnn.cfg, ws, Delta(0), [SigmaDelta(v) for v in plan.vth], Sigma(),
-                           dense)
+                           netx_dense)
 
 
 def sdnn_card(run: LoadedRun, plan: SDNNPlan, net, net_name: str, steps: int,

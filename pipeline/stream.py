@@ -334,8 +334,8 @@ def stream_network(q: LoihiStream):
     """The sim.Network the chip runs: graded input (``input_message_bits`` 8) into Dense
     layers of CUBA LIF neurons (du = 4095), the readout Dense into leaky integrators."""
     from scnn.sim.network import LIF as ChipLIF
-    from scnn.sim.network import Dense, Network
-    from scnn.sim.netx import netx_dense_weights
+    from scnn.sim.network import Network
+    from scnn.sim.netx import netx_dense
 
     cfg, quant = q.cfg, q.quant
     layers, shape = [], (cfg.n_in,)
@@ -343,10 +343,8 @@ def stream_network(q: LoihiStream):
         w = w.detach().numpy().astype(np.int64)
         if not w.any():
             raise ScnnError(f"synapse layer {k}: every weight rounds to zero")
-        wf, bits, exp = netx_dense_weights(w)  # what lava-dl derives from the file weights
         out = (w.shape[0],)
-        layers.append(Dense(shape, out, wf, weight_exp=exp, num_weight_bits=bits,
-                            neuron=ChipLIF(DU_CLEAR, quant.dv[k], quant.vth[k])))
+        layers.append(netx_dense(shape, out, w, ChipLIF(DU_CLEAR, quant.dv[k], quant.vth[k])))
         shape = out
     return Network(tuple(layers), (cfg.n_in,), INPUT_MESSAGE_BITS)
 

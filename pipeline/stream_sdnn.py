@@ -275,8 +275,8 @@ def plan_weights(model: StreamSDNN, plan: StreamSDNNPlan) -> tuple[list[np.ndarr
 def stream_sdnn_network(ws: list[np.ndarray], bs: list[np.ndarray], plan: StreamSDNNPlan):
     """The sim.Network the chip runs: Input(Delta) -> Dense + SigmaDelta (ReLU, bias) per
     hidden layer -> Dense + Sigma readout."""
-    from scnn.sim.network import Delta, Dense, Input, Network, Sigma, SigmaDelta
-    from scnn.sim.netx import netx_dense_weights
+    from scnn.sim.network import Delta, Input, Network, Sigma, SigmaDelta
+    from scnn.sim.netx import netx_dense
 
     n_in = ws[0].shape[1]
     layers, shape = [Input((n_in,), Delta(plan.vth[0]))], (n_in,)
@@ -284,10 +284,8 @@ def stream_sdnn_network(ws: list[np.ndarray], bs: list[np.ndarray], plan: Stream
     for k, (w, neuron) in enumerate(zip(ws, neurons, strict=True)):
         if not w.any():
             raise ScnnError(f"synapse layer {k}: every weight rounds to zero")
-        wf, bits, exp = netx_dense_weights(w)  # what lava-dl derives from the file weights
         out = (w.shape[0],)
-        layers.append(Dense(shape, out, wf, weight_exp=exp, num_weight_bits=bits,
-                            neuron=neuron))
+        layers.append(netx_dense(shape, out, w, neuron))
         shape = out
     return Network(tuple(layers), (n_in,), 0)
 

@@ -116,6 +116,16 @@ def netx_dense_weights(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
     return w << scale_bits, 8 - scale_bits - n, -scale_bits
 
 
+def netx_dense(in_shape: tuple[int, ...], out_shape: tuple[int, ...], weight: np.ndarray,
+               neuron) -> Dense:
+    """A Dense layer of integer ``weight`` with the ``num_weight_bits`` and ``weight_exp``
+    lava-dl derives when it reads ``weight`` from a NetX file, so it writes and reads back
+    unchanged.  The chip computes the same sums as 8 bits and exponent 0 would: the bits
+    lava-dl drops are zero in every weight."""
+    wf, bits, exp = netx_dense_weights(weight)
+    return Dense(in_shape, out_shape, wf, weight_exp=exp, num_weight_bits=bits, neuron=neuron)
+
+
 # ---------------------------------------------------------------- reading
 
 

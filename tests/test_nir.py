@@ -176,6 +176,27 @@ def test_snntorch_made_graph_imports() -> None:
     assert agreement(imp, x, 12).layers[0].count_corr > 0.95
 
 
+def test_even_weights_import_and_write_as_lava_dl_reads_them(tmp_path: Path) -> None:
+    """A dense layer whose chip weights are all even (here: a single weight) gets the bit
+    count lava-dl derives (7), so the .net writes and reads back unchanged (NIR paper's
+    lif_norse.nir failed: 'num_weight_bits 8 ... is not what lava-dl derives (7, 0)')."""
+    from scnn.sim.netx import read_netx, write_netx
+
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([1])),
+                            "fc": nir.Linear(weight=np.array([[0.5]])), "lif": _lif((1,)),
+                            "output": nir.Output(output_type=np.array([1]))},
+                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    imp = quantize_lowered(lower(g, DT, "spikes"))
+    dense = imp.net.layers[1]
+    assert (dense.num_weight_bits, dense.weight_exp) == (7, 0)
+    assert dense.chip_weight().tolist() == [[254]]
+    path = write_netx(imp.net, tmp_path / "one.net")
+    assert networks_equal(read_netx(path), imp.net)
+    x = torch.ones(2, 5, 1, dtype=torch.float64)
+    a = agreement(imp, x, 5)
+    assert a.layers[0].same_trains == 1.0 and a.layers[0].float_rate > 0
+
+
 def _chain(*named: tuple[str, nir.NIRNode], shape=(4,), edges=None) -> nir.NIRGraph:
     nodes = {"input": nir.Input(input_type=np.array(shape)), **dict(named)}
     nodes["output"] = nir.Output(output_type=np.array(shape))

@@ -42,6 +42,7 @@ from scnn.hw.rules import check_bias, check_decay, check_threshold, check_weight
 from scnn.nir.graph import NirError
 from scnn.nir.lower import FloatLayer, Lowered, Neuron
 from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network
+from scnn.sim.netx import netx_dense
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,11 @@ def _synapse_layer(layer: FloatLayer, in_shape, fixed: bool, chip: Chip
         syn = Conv(in_shape, out, torch_to_lava_conv_weight(w_int), layer.stride[::-1],
                    layer.padding[::-1], layer.dilation[::-1], neuron=lif)
     else:
-        syn = Dense(in_shape, out, w_int, neuron=lif)
-        if not np.array_equal(syn.chip_weight(), w_int):
+        if not w_int.any():
+            raise NirError(f"node {layer.name!r}: every weight rounds to zero at scale "
+                           f"{scale:.3g}")
+        syn = netx_dense(in_shape, out, w_int, lif)  # the bits lava-dl derives on reading
+        if not np.array_equal(syn.chip_weight().astype(np.int64) >> -syn.weight_exp, w_int):
             raise NirError(f"node {layer.name!r}: Lava's dense weight truncation changes the "
                            "quantised weights (single-sign layer)")
     return syn, LayerError(layer.name, layer.kind, scale, w_err, err.vth_err, err.bias_err,
