@@ -197,6 +197,67 @@ def test_even_weights_import_and_write_as_lava_dl_reads_them(tmp_path: Path) -> 
     assert a.layers[0].same_trains == 1.0 and a.layers[0].float_rate > 0
 
 
+def _dense_graph(in_type, lif: nir.NIRNode, meta=None) -> nir.NIRGraph:
+    w = np.random.default_rng(2).normal(0.6, 0.5, (6, 20))
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array(in_type)),
+                               "fc": nir.Linear(weight=w), "lif": lif,
+                               "output": nir.Output(output_type=np.array([6]))},
+                        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+                        metadata=meta or {}, type_check=False)
+
+
+def test_batch_axes_and_scalar_parameters_import_as_their_plain_form() -> None:
+    """Norse/Rockpool write a leading batch axis of 1 into Input shapes, sinabs scalar
+    neuron parameters (declared shape []); both import as the plain graph does."""
+    plain = quantize_lowered(lower(_dense_graph([20], _lif((6,))), DT, "spikes")).net
+    batched = quantize_lowered(lower(_dense_graph([1, 20], _lif((6,))), DT, "spikes")).net
+    assert networks_equal(plain, batched)
+    tau = DT / 0.25
+    scalar = nir.LIF(tau=np.array(tau), r=np.array(tau / DT), v_leak=np.array(0.0),
+                     v_threshold=np.array(1.0))
+    assert networks_equal(plain, quantize_lowered(lower(_dense_graph([20], scalar), DT,
+                                                        "spikes")).net)
+    w = np.random.default_rng(4).normal(0.3, 0.3, (3, 2, 3, 3))
+    conv = nir.Conv2d(input_shape=(8, 8), weight=w, stride=1, padding=1, dilation=1, groups=1,
+                      bias=np.zeros(3))
+
+    def conv_graph(shape):
+        return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array(shape)), "c": conv,
+                                   "lif": _lif((3, 8, 8)),
+                                   "output": nir.Output(output_type=np.array([1, 3, 8, 8]))},
+                            edges=[("input", "c"), ("c", "lif"), ("lif", "output")],
+                            type_check=False)
+
+    maps = [quantize_lowered(lower(conv_graph(shape), DT, "spikes")).net
+            for shape in ([2, 8, 8], [1, 2, 8, 8])]
+    assert networks_equal(*maps)
+    with pytest.raises(NirError, match="'input' \\(Input\\): shape \\[2, 2, 8, 8\\]"):
+        lower(conv_graph([2, 2, 8, 8]), DT, "spikes")
+
+
+def test_missing_dt_is_inferred_from_unit_gain_or_asked_for(tmp_path: Path) -> None:
+    from scnn.nir.importer import import_nir
+
+    write_graph(_dense_graph([20], _lif((6,))), tmp_path / "snn.nir")  # r = tau / dt
+    res = import_nir(tmp_path / "snn.nir", steps=5)
+    assert res.dt_from.startswith("inferred") and res.imported.low.dt == pytest.approx(DT)
+    assert res.imported.net.layers[1].neuron.dv == 1024
+    norse = nir.LIF(tau=np.full(6, 1e-2), r=np.ones(6), v_leak=np.zeros(6),
+                    v_threshold=np.ones(6))  # r = 1: the gain is dt / tau, dt unknown
+    write_graph(_dense_graph([20], norse), tmp_path / "norse.nir")
+    with pytest.raises(NirError, match="norse.nir: the graph has no dt in its metadata: pass "
+                                       "--dt .*time constants 0.01..0.01 s.*at most 0.01 s"):
+        import_nir(tmp_path / "norse.nir", steps=5)
+    res = import_nir(tmp_path / "norse.nir", dt=2.5e-3, steps=5)
+    assert res.dt_from == "--dt" and res.imported.net.layers[1].neuron.dv == 1024
+    for dt, meta, source in ((-1.0, {}, "--dt"), (None, {"dt": "soon"}, "metadata")):
+        write_graph(_dense_graph([20], norse, meta), tmp_path / "bad.nir")
+        with pytest.raises(NirError, match=f"bad.nir: dt \\({source}\\) = .*must be a number "
+                                           "> 0"):
+            import_nir(tmp_path / "bad.nir", tmp_path / "o.net", dt=dt)
+        assert not (tmp_path / "o.net").exists()
+
+
 def _chain(*named: tuple[str, nir.NIRNode], shape=(4,), edges=None) -> nir.NIRGraph:
     nodes = {"input": nir.Input(input_type=np.array(shape)), **dict(named)}
     nodes["output"] = nir.Output(output_type=np.array(shape))

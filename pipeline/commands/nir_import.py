@@ -17,7 +17,7 @@ def import_(
     mode: str = typer.Option(None, "--mode", help="bias (analog input drives the first "
                              "neurons' bias) or spikes; default from the graph's metadata."),
     dt: float = typer.Option(None, "--dt", help="Euler step in seconds (default: metadata "
-                             "dt, else 1e-4)."),
+                             "dt, else the step at which every neuron's input gain is 1)."),
     steps: int = typer.Option(None, "--steps", help="Steps per analog input (default: "
                               "metadata steps, else 16)."),
     lava: bool = typer.Option(False, "--lava", help="Also run one input in Lava (slow) and "
@@ -30,7 +30,7 @@ def import_(
 
     res = import_nir(nir_file, netx, data, mode, dt, steps, lava)
     typer.echo(f"quantisation error per layer ({res.imported.low.mode} input, "
-               f"dt = {res.imported.low.dt:g} s):")
+               f"dt = {res.imported.low.dt:g} s, {res.dt_from}):")
     typer.echo(error_table(res.imported))
     cal = res.calibration
     if cal is not None:

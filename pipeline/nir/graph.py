@@ -87,31 +87,39 @@ def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
     return [(k, nodes[k]) for k in order]
 
 
-def input_shape(name: str, node: nir.Input) -> Shape:
-    """The Input node's shape in our convention (1-D maps as (C, L, 1))."""
+def input_shapes(name: str, node: nir.Input) -> list[Shape]:
+    """The Input node's shape in our convention (1-D maps as (C, L, 1)), and without a
+    leading axis of 1 if it may be a batch axis (Norse and Rockpool write one): the
+    candidates, most literal first; the first node after the Input decides."""
     shape = np.asarray(node.input_type.get("input"))
-    if shape.ndim != 1 or shape.size not in (1, 2, 3) or (shape < 1).any():
+    if shape.ndim != 1 or shape.size not in (1, 2, 3, 4) or (shape < 1).any() or \
+            (shape.size == 4 and shape[0] != 1):
         raise NirError(f"node {name!r} (Input): shape {shape.tolist()} is not (N,), (C, L) "
-                       "or (C, H, W)")
+                       "or (C, H, W), with or without a leading batch axis of 1")
     dims = tuple(int(s) for s in shape)
-    return dims + (1,) if len(dims) == 2 else dims
+    cands = [] if len(dims) == 4 else [dims]
+    if len(dims) >= 2 and dims[0] == 1:
+        cands.append(dims[1:])
+    return [c + (1,) if len(c) == 2 else c for c in cands]
 
 
 def declared(node: nir.NIRNode, key: str) -> Shape | None:
     """A node's declared input/output shape, if it has one."""
     types = node.input_type if key == "input" else node.output_type
     value = (types or {}).get(key)
-    if value is None:
-        return None
+    if value is None or np.size(value) == 0:
+        return None  # none, or the empty shape of scalar parameters (sinabs): nothing declared
     return tuple(int(s) for s in np.atleast_1d(np.asarray(value)))
 
 
 def check_declared(name: str, node: nir.NIRNode, key: str, ours: Shape) -> None:
-    """A declared shape must equal ours (1-D maps may drop the trailing 1)."""
+    """A declared shape must equal ours (1-D maps may drop the trailing 1; a leading batch
+    axis of 1 is allowed)."""
     shape = declared(node, key)
     if shape is None:
         return
     alts = {ours, ours[:-1] if len(ours) == 3 and ours[-1] == 1 else ours}
+    alts |= {(1, *a) for a in alts}
     if shape not in alts:
         raise NirError(f"node {name!r} ({type(node).__name__}): declared {key} shape "
                        f"{list(shape)} does not match the inferred {list(ours)}")

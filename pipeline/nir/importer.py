@@ -51,6 +51,27 @@ class ImportResult:
     lava_bit_exact: bool | None
     steps: int
     calibration: dict | None = None  # bias mode with --data: drive scale and peak drive
+    dt_from: str = "metadata"  # where dt came from: --dt, metadata, inferred (unit gain)
+
+
+def _step(graph, meta: dict, dt: float | None, path: Path) -> tuple[float, str]:
+    """(dt, its source): ``--dt``, else the metadata's, else inferred (scnn.nir.lower.infer_dt)."""
+    from scnn.nir.lower import infer_dt
+
+    for value, source in ((dt, "--dt"), (meta.get("dt"), "metadata")):
+        if value is None:
+            continue
+        try:
+            step = float(np.asarray(value).ravel()[0]) if np.size(value) == 1 else float("nan")
+        except (TypeError, ValueError):
+            step = float("nan")
+        if not (np.isfinite(step) and step > 0):
+            raise NirError(f"{path}: dt ({source}) = {value!r}: must be a number > 0")
+        return step, source
+    try:
+        return infer_dt(graph), "inferred: unit input gain"
+    except NirError as err:
+        raise NirError(f"{path}: {err}") from None
 
 
 def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
@@ -66,7 +87,7 @@ def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
         raise NirError(f"{out}: a NetX file name must end in .net")
     graph = read_graph(path)
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
-    dt = float(dt or meta.get("dt", 1e-4))
+    dt, dt_from = _step(graph, meta, dt, path)
     mode = mode or ("bias" if str(meta.get("input", "")) == "constant" else "spikes")
     fixed = int(meta.get("scnn_fixed_point", 0)) == 1
     steps = int(steps or meta.get("steps", 16))
@@ -95,4 +116,4 @@ def import_nir(path: Path, out: Path | None = None, data: Path | None = None,
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_netx(imp.net, out)
-    return ImportResult(imp, agree, lava_agree, exact, steps, calib)
+    return ImportResult(imp, agree, lava_agree, exact, steps, calib, dt_from)

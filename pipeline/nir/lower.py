@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from scnn.nir.chain import Synapse, fold
-from scnn.nir.graph import NEURONS, NirError, Shape, chain, check_declared, input_shape
+from scnn.nir.graph import NEURONS, NirError, Shape, chain, check_declared, input_shapes
 from scnn.nir.ops import Op, to_op
 
 MODES = ("bias", "spikes")
@@ -143,11 +143,59 @@ def neuron_params(name: str, node: nir.NIRNode, shape: Shape, dt: float
     return Neuron(alpha, beta, spiking), gain, leak, theta
 
 
+def _unit_gain_dts(node: nir.NIRNode) -> np.ndarray:
+    """The steps ``dt`` at which a neuron node's input gain is 1 (per neuron): LIF/LI
+    ``r dt / tau = 1``, IF/I ``r dt = 1``, CubaLIF/CubaLI ``(dt / tau_syn) w_in (dt / tau) r
+    = 1``.  Exporters that discretise exactly (snntorch's ``r = tau / dt``) write these."""
+    def get(k: str) -> np.ndarray:
+        return np.asarray(getattr(node, k), np.float64).ravel()
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(node, (nir.IF, nir.I)):
+            return 1.0 / get("r")
+        if isinstance(node, (nir.LIF, nir.LI)):
+            return get("tau") / get("r")
+        return np.sqrt(get("tau_syn") * get("tau_mem") / (get("w_in") * get("r")))
+
+
+def infer_dt(graph: nir.NIRGraph) -> float:
+    """The graph's step when it has no ``dt``: the one step at which every neuron's input
+    gain is 1, if that step is also shorter than every time constant; else a NirError
+    that says to pass ``--dt`` and what the graph's time constants imply."""
+    nodes = [(k, n) for k, n in chain(graph) if isinstance(n, NEURONS)]
+    dts = np.concatenate([_unit_gain_dts(n) for _, n in nodes] or [np.zeros(0)])
+    taus = np.concatenate([np.asarray(getattr(n, k), np.float64).ravel() for _, n in nodes
+                           for k in ("tau", "tau_mem", "tau_syn") if hasattr(n, k)]
+                          or [np.zeros(0)])
+    ok = dts.size and np.all(np.isfinite(dts)) and dts.min() > 0 and \
+        np.ptp(dts) <= 1e-6 * dts.max()
+    if ok and (taus.size == 0 or dts.max() < taus.min()):
+        return float(np.median(dts))
+    said = [f"time constants {taus.min():.3g}..{taus.max():.3g} s"] if taus.size else []
+    if dts.size and np.all(np.isfinite(dts)) and dts.min() > 0:
+        said.append(f"unit input gain would need dt = {dts.min():.3g}..{dts.max():.3g} s")
+    raise NirError("the graph has no dt in its metadata: pass --dt (seconds per Euler step)"
+                   + (f"; its {'; '.join(said)}" if said else "")
+                   + (f"; dt must be at most {taus.min():.3g} s" if taus.size else ""))
+
+
 def _segments(graph: nir.NIRGraph) -> tuple[Shape, list[tuple[list[str], list[Op], Shape, str,
                                                                nir.NIRNode, Shape]]]:
-    """Split the chain at neuron nodes: (ops names, ops, in shape, neuron name, node, shape)."""
+    """Split the chain at neuron nodes: (ops names, ops, in shape, neuron name, node, shape).
+    The Input's shape is the literal one, or without a leading batch axis where only that
+    fits the nodes after it (the literal one's error otherwise)."""
     nodes = chain(graph)
-    shape = input_shape(*nodes[0])
+    first = None
+    for shape in input_shapes(*nodes[0]):
+        try:
+            return shape, _walk(nodes, shape)
+        except NirError as err:
+            first = first or err
+    raise first
+
+
+def _walk(nodes: list[tuple[str, nir.NIRNode]], shape: Shape
+          ) -> list[tuple[list[str], list[Op], Shape, str, nir.NIRNode, Shape]]:
     start, segs, names, ops = shape, [], [], []
     for name, node in nodes[1:-1]:
         check_declared(name, node, "input", shape)
@@ -166,7 +214,7 @@ def _segments(graph: nir.NIRGraph) -> tuple[Shape, list[tuple[list[str], list[Op
     if not segs:
         raise NirError("graph has no neuron node (IF, LIF, CubaLIF, LI, I, CubaLI)")
     check_declared(out_name, out, "input", shape)
-    return input_shape(*nodes[0]), segs
+    return segs
 
 
 def _normalise(name: str, node: nir.NIRNode, shape: Shape, dt: float
