@@ -30,7 +30,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_export_nir_then_import_to_netx(run: Path, tmp_path: Path) -> None:
-    res = _invoke("export", str(run), "--nir", str(tmp_path / "m.nir"))
+    res = _invoke("export", str(run), "--nir", str(tmp_path / "m.nir"), "--nir-flavor", "full")
     assert res.exit_code == 0, res.output
     g = nir.read(tmp_path / "m.nir")
     lr = load_run(run)
@@ -63,6 +63,27 @@ def test_export_nir_then_import_to_netx(run: Path, tmp_path: Path) -> None:
 def test_export_needs_a_target(run: Path) -> None:
     res = _invoke("export", str(run))
     assert isinstance(res.exception, ScnnError)
+
+
+def test_portable_export_is_the_default_and_runs_like_the_model(run: Path, tmp_path: Path
+                                                                ) -> None:
+    res = _invoke("export", str(run), "--nir", str(tmp_path / "p.nir"))
+    assert res.exit_code == 0 and "(portable," in res.output, res.output
+    g = nir.read(tmp_path / "p.nir")
+    assert g.metadata["flavor"] == "portable"
+    lr = load_run(run)
+    xn = lr.normalizer(torch.load(run.parent / "raw.pt", weights_only=True)["x"][:10])
+    out, _ = run_graph(torch_from_nir(g), xn.reshape(10, -1, 1, xn.shape[-1]), 4)
+    with torch.no_grad():
+        assert torch.allclose(out.mean(1), lr.model(xn), atol=1e-5)
+
+
+def test_export_rejects_unknown_flavors_before_writing(run: Path, tmp_path: Path) -> None:
+    res = _invoke("export", str(run), "--netx", str(tmp_path / "m.net"), "--nir",
+                  str(tmp_path / "m.nir"), "--nir-flavor", "lite")
+    assert isinstance(res.exception, ScnnError)
+    assert "--nir-flavor 'lite': expected one of portable, full" in str(res.exception)
+    assert not list(tmp_path.iterdir())
 
 
 def test_import_rejects_bad_files_without_output(tmp_path: Path) -> None:

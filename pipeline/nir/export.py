@@ -127,14 +127,22 @@ def write_graph(graph: nir.NIRGraph, path: Path) -> Path:
     return path
 
 
-def export_nir(run_path: Path, out: Path, dt: float = DT) -> nir.NIRGraph:
-    """Write the run's float model as OUT.nir; returns the graph."""
+def export_nir(run_path: Path, out: Path, dt: float = DT, flavor: str = "portable"
+               ) -> nir.NIRGraph:
+    """Write the run's float model as OUT.nir; returns the graph.  ``flavor`` "portable"
+    (the subset other frameworks run, ``scnn.nir.portable``) or "full" (this module's
+    graph, exact in every NIR reader that implements the node types fully)."""
+    from scnn.nir.portable import FLAVORS, portable_graph
     from scnn.train import load_run
 
     out = Path(out)
+    if flavor not in FLAVORS:
+        raise ScnnError(f"--nir-flavor {flavor!r}: expected one of {', '.join(FLAVORS)}")
     if out.suffix != ".nir":
         raise ScnnError(f"{out}: a NIR file name must end in .nir")
     run = load_run(run_path)
     graph = model_to_nir(run.model, dt)
+    if flavor == "portable":
+        graph = portable_graph(graph)
     write_graph(graph, out)
     return graph
