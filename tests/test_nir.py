@@ -258,6 +258,76 @@ def test_missing_dt_is_inferred_from_unit_gain_or_asked_for(tmp_path: Path) -> N
         assert not (tmp_path / "o.net").exists()
 
 
+def _recurrent_graph(rec_into: str = "lif1", bias: float = 0.0) -> nir.NIRGraph:
+    """input (12) -> fc1 -> lif1 (CubaLIF, with w_rec: lif1 -> lif1) -> fc2 -> lif2 -> output,
+    the NIR paper's braille RNN in miniature."""
+    rng = np.random.default_rng(7)
+    tau_syn, tau_mem = DT / 0.4, DT / 0.1
+
+    def cuba(n: int) -> nir.CubaLIF:
+        f = np.full
+        return nir.CubaLIF(tau_syn=f(n, tau_syn), tau_mem=f(n, tau_mem),
+                           r=f(n, tau_mem / DT), w_in=f(n, tau_syn / DT), v_leak=f(n, 0.0),
+                           v_threshold=f(n, 1.0), v_reset=f(n, 0.0))
+
+    nodes = {"input": nir.Input(input_type=np.array([12])),
+             "fc1": nir.Linear(weight=rng.normal(0.15, 0.3, (10, 12))), "lif1": cuba(10),
+             "w_rec": nir.Affine(weight=rng.normal(0, 0.4, (10, 10)), bias=np.full(10, bias)),
+             "fc2": nir.Linear(weight=rng.normal(0.2, 0.4, (5, 10))), "lif2": cuba(5),
+             "output": nir.Output(output_type=np.array([5]))}
+    edges = [("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"),
+             ("lif2", "output"), (rec_into, "w_rec"), ("w_rec", rec_into)]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def test_recurrent_loops_import_as_dense_rec_with_lavas_bits(tmp_path: Path) -> None:
+    from scnn.nir.check import run_fixed
+    from scnn.nir.floatsim import simulate_float
+    from scnn.sim import lava_backend
+    from scnn.sim.netx import read_netx, write_netx
+
+    low = lower(_recurrent_graph(), DT, "spikes")
+    assert low.layers[1].weight_rec.shape == (10, 10) and low.layers[2].weight_rec is None
+    imp = quantize_lowered(low)
+    rec = imp.net.layers[1]
+    assert rec.kind == "dense_rec" and rec.weight_rec.any()
+    assert networks_equal(read_netx(write_netx(imp.net, tmp_path / "rec.net")), imp.net)
+    x = (torch.rand(6, 20, 12, generator=torch.Generator().manual_seed(8)) < 0.3).double()
+    a = agreement(imp, x, 20)
+    assert a.layers[0].float_rate > 0.05 and a.layers[1].float_rate > 0.05
+    assert a.layers[0].count_corr > 0.95 and a.output_agreement >= 5 / 6
+    # the loop matters: without it the float network fires differently
+    g = _recurrent_graph()
+    del g.nodes["w_rec"]
+    g.edges = [e for e in g.edges if "w_rec" not in e]
+    flat = lower(g, DT, "spikes")
+    assert not torch.equal(simulate_float(flat, 20, x)[0][0], simulate_float(low, 20, x)[0][0])
+    one = x[:1]
+    fixed, lava = run_fixed(imp, one, 20), run_fixed(imp, one, 20, lava_backend.simulate)
+    assert all(np.array_equal(fixed[k], lava[k]) for k in fixed)
+
+
+def test_bad_recurrent_loops_name_the_node() -> None:
+    with pytest.raises(NirError, match="node 'lif1': a synaptic bias into a current-based"):
+        lower(_recurrent_graph(bias=0.1), DT, "spikes")
+    g = _recurrent_graph()
+    g.nodes["w2"] = nir.Linear(weight=np.eye(10))
+    g.edges += [("lif1", "w2"), ("w2", "lif1")]
+    with pytest.raises(NirError, match="node 'lif1': two recurrent loops"):
+        lower(g, DT, "spikes")
+    w = np.random.default_rng(1).normal(0, 1, (3, 2, 3, 3))
+    conv = nir.Conv2d(input_shape=(4, 4), weight=w, stride=1, padding=1, dilation=1, groups=1,
+                      bias=np.zeros(3))
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([2, 4, 4])), "c": conv,
+                            "lif": _lif((3, 4, 4)), "r": nir.Linear(weight=np.eye(48)),
+                            "output": nir.Output(output_type=np.array([3, 4, 4]))},
+                     edges=[("input", "c"), ("c", "lif"), ("lif", "output"), ("lif", "r"),
+                            ("r", "lif")], type_check=False)
+    with pytest.raises(NirError, match="node 'lif': a recurrent loop \\('r'\\) is supported "
+                                       "on dense synapse layers only"):
+        lower(g, DT, "spikes")
+
+
 def _chain(*named: tuple[str, nir.NIRNode], shape=(4,), edges=None) -> nir.NIRGraph:
     nodes = {"input": nir.Input(input_type=np.array(shape)), **dict(named)}
     nodes["output"] = nir.Output(output_type=np.array(shape))

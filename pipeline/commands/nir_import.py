@@ -23,7 +23,8 @@ def import_(
     lava: bool = typer.Option(False, "--lava", help="Also run one input in Lava (slow) and "
                               "check it equals the fast simulator bit for bit."),
 ) -> None:
-    """Map a feed-forward NIR graph to Loihi fixed point; print errors and agreement."""
+    """Map a NIR graph (a chain, with recurrent loops) to Loihi fixed point; print errors and
+    agreement."""
     from scnn.nir.check import agreement_table
     from scnn.nir.importer import import_nir
     from scnn.nir.quantize import error_table

@@ -45,7 +45,7 @@ def delays(imp: Imported) -> dict[int, int]:
     """Network layer index -> synaptic delay of its neurons (steps)."""
     out, d = {}, 0
     for i, layer in enumerate(imp.net.layers):
-        d += layer.kind in ("conv", "dense")
+        d += layer.kind in ("conv", "dense", "dense_rec")
         if layer.neuron is not None:
             out[i] = d
     return out

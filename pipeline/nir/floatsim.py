@@ -5,7 +5,8 @@ Per step t and neuron layer (threshold units, float64)::
     u = alpha u + a[t];   v = beta v + u + bias;   s = v > 1 (spiking);   v = 0 where s
 
 ``a[t]`` is this step's synaptic input (the previous layer's spikes of step t through the
-layer's conv/dense weights; the external spikes for a spike-driven input layer; 0 for a
+layer's conv/dense weights, plus for a recurrent layer its own spikes of step t - 1
+through ``weight_rec``; the external spikes for a spike-driven input layer; 0 for a
 bias-driven input layer, whose drive is part of ``bias``).  Layout in: spikes (B, T,
 *input_shape) or an analog input (B, *input_shape); out: per layer (B, T, *shape).
 """
@@ -51,6 +52,9 @@ def simulate_float(low: Lowered, steps: int, x: torch.Tensor
             if layer.neuron is None:
                 continue
             a = 0.0 if (layer.kind == "input" and low.mode == "bias") else _synapse(layer, s)
+            if layer.weight_rec is not None and t > 0:
+                a = a + F.linear(trace[i][-1], torch.as_tensor(layer.weight_rec,
+                                                              dtype=torch.float64))
             u, v = state.get(i, (0.0, 0.0))
             n = layer.neuron
             u = n.alpha * u + a

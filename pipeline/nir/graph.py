@@ -1,8 +1,11 @@
 """Reading a NIR file into an ordered chain of nodes, with shapes checked.
 
-Only feed-forward chains are supported: one Input, one Output, every node with at
-most one predecessor and one successor, no cycles.  Anything else (recurrence,
-branches, Delay, subgraphs, unknown nodes, shapes that do not fit) is a
+Feed-forward chains are supported: one Input, one Output, every node with at most one
+predecessor and one successor, no cycles, except for recurrent loops: a neuron node
+feeding a single Linear/Affine node that feeds only it back (``lif -> w_rec -> lif``,
+as snntorch's RLeaky/RSynaptic and the NIR paper's braille RNN write them) is a
+recurrent synapse of that neuron layer (``recurrent_loops``).  Anything else (other
+cycles, branches, Delay, subgraphs, unknown nodes, shapes that do not fit) is a
 :class:`NirError` naming the node.  Shapes are torch order without batch: (C, H, W)
 for maps, (C, L, 1) for 1-D maps (a Conv1d is a 2-D convolution with a 1-wide axis),
 (N,) for vectors.
@@ -45,9 +48,33 @@ def _single(names: list[str], what: str) -> str:
     return names[0]
 
 
+def recurrent_loops(graph: nir.NIRGraph) -> dict[str, tuple[str, nir.NIRNode]]:
+    """Neuron node -> (name, node) of its recurrent Linear/Affine: the node's only
+    predecessor and only successor is that neuron node."""
+    edges = [(str(a), str(b)) for a, b in graph.edges]
+    loops: dict[str, tuple[str, nir.NIRNode]] = {}
+    for name, node in graph.nodes.items():
+        if not isinstance(node, (nir.Linear, nir.Affine)):
+            continue
+        ins = {a for a, b in edges if b == name}
+        outs = {b for a, b in edges if a == name}
+        if len(ins) == 1 and ins == outs and isinstance(graph.nodes.get(next(iter(ins))),
+                                                        NEURONS):
+            owner = next(iter(ins))
+            if owner in loops:
+                raise NirError(f"node {owner!r}: two recurrent loops ({loops[owner][0]!r}, "
+                               f"{name!r})")
+            loops[owner] = (name, node)
+    return loops
+
+
 def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
-    """The nodes from Input to Output in order; rejects anything not a simple chain."""
-    nodes, edges = graph.nodes, [(str(a), str(b)) for a, b in graph.edges]
+    """The nodes from Input to Output in order, recurrent loops (``recurrent_loops``) left
+    out; rejects anything else that is not a simple chain."""
+    loop_names = {r for r, _ in recurrent_loops(graph).values()}
+    nodes = {k: n for k, n in graph.nodes.items() if k not in loop_names}
+    edges = [(str(a), str(b)) for a, b in graph.edges
+             if str(a) not in loop_names and str(b) not in loop_names]
     for name, node in nodes.items():
         if isinstance(node, nir.Delay):
             raise NirError(f"node {name!r} (Delay): synaptic delays are not supported")

@@ -15,6 +15,9 @@ fires at ``v > 1``:
     u[t] = alpha u[t-1] + W s_prev[t];  v[t] = beta v[t-1] + u[t] + bias
     s[t] = v[t] > 1;  v[t] = 0 where s[t]
 
+A recurrent loop (``scnn.nir.graph.recurrent_loops``) adds ``W_rec s[t-1]`` to ``u[t]``
+of its dense layer, its rows scaled alike (netx's ``dense_rec``).
+
 In ``bias`` mode the nodes from the Input to the first neuron are the input drive
 (any linear nodes, evaluated on the analog input and constant over time; Loihi's
 input layer bias); in ``spikes`` mode the input is binary spikes and those nodes are
@@ -23,6 +26,7 @@ the first synapse.  Layouts: torch order without batch ((C, H, W), (C, L, 1), (N
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import nir
@@ -30,7 +34,15 @@ import numpy as np
 import torch
 
 from scnn.nir.chain import Synapse, fold
-from scnn.nir.graph import NEURONS, NirError, Shape, chain, check_declared, input_shapes
+from scnn.nir.graph import (
+    NEURONS,
+    NirError,
+    Shape,
+    chain,
+    check_declared,
+    input_shapes,
+    recurrent_loops,
+)
 from scnn.nir.ops import Op, to_op
 
 MODES = ("bias", "spikes")
@@ -64,6 +76,7 @@ class FloatLayer:
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
     unit: float = 1.0  # the layer's threshold before normalising (if uniform, else 1)
+    weight_rec: np.ndarray | None = None  # dense (N, N): the layer's own spikes of t - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,11 +263,20 @@ def _layer(name: str, neuron: Neuron, k: np.ndarray, leak: np.ndarray, syn: Syna
                       shape, neuron, w, b, syn.stride, syn.padding, syn.dilation, unit)
 
 
+def _with_loop(layer: FloatLayer, name: str, node: nir.NIRNode, k: np.ndarray) -> FloatLayer:
+    """``layer`` with the recurrent synapse ``node`` (rows scaled like the input weights;
+    its bias joins the layer's bias, under the same rule as an input bias)."""
+    syn = fold([name], [to_op(name, node, layer.shape)], layer.shape, layer.shape)
+    rec = _layer(layer.name, layer.neuron, k, np.zeros(layer.shape), syn, layer.shape, 1.0)
+    return dataclasses.replace(layer, weight_rec=rec.weight, bias=layer.bias + rec.bias)
+
+
 def lower(graph: nir.NIRGraph, dt: float, mode: str = "spikes") -> Lowered:
     """The graph as float layers (see the module docstring); NirError naming bad nodes."""
     if mode not in MODES:
         raise NirError(f"input mode {mode!r}: expected one of {MODES}")
     in_shape, segs = _segments(graph)
+    loops = recurrent_loops(graph)
     layers: list[FloatLayer] = []
     drive_ops, drive_gain = (), 1.0
     for j, (names, ops, start, name, node, shape) in enumerate(segs):
@@ -262,6 +284,9 @@ def lower(graph: nir.NIRGraph, dt: float, mode: str = "spikes") -> Lowered:
         if j < len(segs) - 1 and not neuron.spiking:
             raise NirError(f"node {name!r} ({type(node).__name__}): a non-spiking neuron must "
                            "be the last layer")
+        if name in loops and (len(shape) != 1 or (j == 0 and (mode == "bias" or not ops))):
+            raise NirError(f"node {name!r}: a recurrent loop ({loops[name][0]!r}) is supported "
+                           "on dense synapse layers only (netx's dense_rec)")
         if j == 0 and mode == "bias":
             if neuron.alpha > 0:
                 raise NirError(f"node {name!r}: a bias-driven input layer cannot have tau_syn")
@@ -277,5 +302,8 @@ def lower(graph: nir.NIRGraph, dt: float, mode: str = "spikes") -> Lowered:
         syn = fold(names, ops, start, shape)
         if syn.flattens:
             layers.append(FloatLayer(names[0], "flatten", start, syn.weight.shape[1:]))
-        layers.append(_layer(name, neuron, k, leak, syn, start, unit))
+        layer = _layer(name, neuron, k, leak, syn, start, unit)
+        if name in loops:
+            layer = _with_loop(layer, *loops[name], k)
+        layers.append(layer)
     return Lowered(tuple(layers), in_shape, mode, dt, drive_ops, drive_gain)

@@ -41,8 +41,8 @@ from scnn.hw.quantize import (
 from scnn.hw.rules import check_bias, check_decay, check_threshold, check_weight_scale
 from scnn.nir.graph import NirError
 from scnn.nir.lower import FloatLayer, Lowered, Neuron
-from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network
-from scnn.sim.netx import netx_dense
+from scnn.sim.network import LIF, Conv, Dense, Flatten, Input, Network, RecurrentDense
+from scnn.sim.netx import netx_dense, netx_dense_weights
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,9 @@ def _weights(name: str, w: np.ndarray, fixed: float | None) -> tuple[float, np.n
 
 def _synapse_layer(layer: FloatLayer, in_shape, fixed: bool, chip: Chip
                    ) -> tuple[Conv | Dense, LayerError]:
-    scale, w_int, w_err = _weights(layer.name, layer.weight, layer.unit if fixed else None)
+    w = layer.weight if layer.weight_rec is None else np.hstack((layer.weight,
+                                                                 layer.weight_rec))
+    scale, w_int, w_err = _weights(layer.name, w, layer.unit if fixed else None)
     lif, err = _neuron(layer.name, layer.neuron, scale, layer.bias, layer.shape, chip)
     out = lava_shape(layer.shape)
     if layer.kind == "conv":
@@ -116,11 +118,19 @@ def _synapse_layer(layer: FloatLayer, in_shape, fixed: bool, chip: Chip
         if not w_int.any():
             raise NirError(f"node {layer.name!r}: every weight rounds to zero at scale "
                            f"{scale:.3g}")
-        syn = netx_dense(in_shape, out, w_int, lif)  # the bits lava-dl derives on reading
-        if not np.array_equal(syn.chip_weight().astype(np.int64) >> -syn.weight_exp, w_int):
+        n_in = layer.weight.shape[1]
+        if layer.weight_rec is None:
+            syn = netx_dense(in_shape, out, w_int, lif)  # the bits lava-dl derives on reading
+            chip = syn.chip_weight()
+        else:  # one scale, one bit count and exponent for both matrices (netx's dense_rec)
+            wf, bits, exp = netx_dense_weights(w_int)
+            syn = RecurrentDense(in_shape, out, wf[:, :n_in], exp, bits, lif,
+                                 weight_rec=wf[:, n_in:])
+            chip = np.hstack((syn.chip_weight(), syn.chip_weight_rec()))  # own sign modes
+        if not np.array_equal(chip.astype(np.int64) >> -syn.weight_exp, w_int):
             raise NirError(f"node {layer.name!r}: Lava's dense weight truncation changes the "
-                           "quantised weights (single-sign layer)")
-    return syn, LayerError(layer.name, layer.kind, scale, w_err, err.vth_err, err.bias_err,
+                           "quantised weights (single-sign matrix)")
+    return syn, LayerError(layer.name, syn.kind, scale, w_err, err.vth_err, err.bias_err,
                            err.decay_err)
 
 
