@@ -207,11 +207,15 @@ def _dense_graph(in_type, lif: nir.NIRNode, meta=None) -> nir.NIRGraph:
 
 
 def test_batch_axes_and_scalar_parameters_import_as_their_plain_form() -> None:
-    """Norse/Rockpool write a leading batch axis of 1 into Input shapes, sinabs scalar
-    neuron parameters (declared shape []); both import as the plain graph does."""
+    """Norse/Rockpool write a leading batch axis of 1 into Input shapes (Rockpool (1, 1, N)
+    into Output shapes), sinabs scalar neuron parameters (declared shape []); all import
+    as the plain graph does."""
     plain = quantize_lowered(lower(_dense_graph([20], _lif((6,))), DT, "spikes")).net
     batched = quantize_lowered(lower(_dense_graph([1, 20], _lif((6,))), DT, "spikes")).net
     assert networks_equal(plain, batched)
+    rockpool = _dense_graph([20], _lif((6,)))
+    rockpool.nodes["output"] = nir.Output(output_type=np.array([1, 1, 6]))  # as Rockpool 3.1
+    assert networks_equal(plain, quantize_lowered(lower(rockpool, DT, "spikes")).net)
     tau = DT / 0.25
     scalar = nir.LIF(tau=np.array(tau), r=np.array(tau / DT), v_leak=np.array(0.0),
                      v_threshold=np.array(1.0))

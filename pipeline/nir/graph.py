@@ -140,13 +140,13 @@ def declared(node: nir.NIRNode, key: str) -> Shape | None:
 
 
 def check_declared(name: str, node: nir.NIRNode, key: str, ours: Shape) -> None:
-    """A declared shape must equal ours (1-D maps may drop the trailing 1; a leading batch
-    axis of 1 is allowed)."""
+    """A declared shape must equal ours (1-D maps may drop the trailing 1; leading axes of 1
+    are allowed: Rockpool declares (1, 1, N) outputs)."""
     shape = declared(node, key)
     if shape is None:
         return
     alts = {ours, ours[:-1] if len(ours) == 3 and ours[-1] == 1 else ours}
-    alts |= {(1, *a) for a in alts}
-    if shape not in alts:
+    lead = next((i for i, d in enumerate(shape) if d != 1), len(shape))
+    if not any(shape[i:] in alts for i in range(lead + 1)):  # leading batch/time axes of 1
         raise NirError(f"node {name!r} ({type(node).__name__}): declared {key} shape "
                        f"{list(shape)} does not match the inferred {list(ours)}")
