@@ -311,9 +311,30 @@ def test_recurrent_loops_import_as_dense_rec_with_lavas_bits(tmp_path: Path) -> 
     assert all(np.array_equal(fixed[k], lava[k]) for k in fixed)
 
 
+def test_affine_bias_into_cubalif_goes_on_v_as_its_steady_state() -> None:
+    """snntorch's Linear + Synaptic (and the braille RNN) put a bias into the synaptic
+    current; Loihi's bias adds to v, so the chip gets b / (1 - alpha) there, and the
+    float reference keeps the graph's current bias: they agree once the current settles."""
+    from scnn.nir.floatsim import simulate_float
+    from scnn.nir.quantize import error_table
+
+    low = lower(_recurrent_graph(bias=0.05), DT, "spikes")
+    layer = low.layers[1]
+    assert np.allclose(layer.bias_u, 0.05) and np.all(np.asarray(layer.bias) == 0)  # gain 1
+    zero = lower(_recurrent_graph(), DT, "spikes")
+    x = torch.zeros(2, 30, 12, dtype=torch.float64)  # no input: only the bias drives lif1
+    v_biased = simulate_float(low, 30, x)[0][0]
+    assert v_biased.sum() > 0 and simulate_float(zero, 30, x)[0][0].sum() == 0
+    imp = quantize_lowered(low)
+    alpha = layer.neuron.alpha
+    expect = np.round(imp.scales[1] * layer.bias_u / (1 - alpha))
+    assert np.array_equal(imp.net.layers[1].neuron.bias, expect.astype(np.int64))
+    assert "steady state b / (1 - alpha), alpha = 0.6" in error_table(imp)
+    x = (torch.rand(6, 60, 12, generator=torch.Generator().manual_seed(9)) < 0.2).double()
+    assert agreement(imp, x, 60).layers[0].count_corr > 0.95
+
+
 def test_bad_recurrent_loops_name_the_node() -> None:
-    with pytest.raises(NirError, match="node 'lif1': a synaptic bias into a current-based"):
-        lower(_recurrent_graph(bias=0.1), DT, "spikes")
     g = _recurrent_graph()
     g.nodes["w2"] = nir.Linear(weight=np.eye(10))
     g.edges += [("lif1", "w2"), ("w2", "lif1")]

@@ -2,7 +2,7 @@
 
 Per step t and neuron layer (threshold units, float64)::
 
-    u = alpha u + a[t];   v = beta v + u + bias;   s = v > 1 (spiking);   v = 0 where s
+    u = alpha u + a[t] + bias_u;   v = beta v + u + bias;   s = v > 1;   v = 0 where s
 
 ``a[t]`` is this step's synaptic input (the previous layer's spikes of step t through the
 layer's conv/dense weights, plus for a recurrent layer its own spikes of step t - 1
@@ -38,6 +38,8 @@ def simulate_float(low: Lowered, steps: int, x: torch.Tensor
         x = x.reshape(x.shape[0], steps, *low.input_shape)  # 1-D maps (C, L) -> (C, L, 1)
     biases = {i: torch.as_tensor(np.asarray(layer.bias), dtype=torch.float64)
               for i, layer in enumerate(low.layers) if layer.neuron is not None}
+    biases_u = {i: torch.as_tensor(np.asarray(layer.bias_u), dtype=torch.float64)
+                for i, layer in enumerate(low.layers) if np.any(layer.bias_u != 0)}
     if low.mode == "bias":
         biases[0] = low.drive(x)
     state: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -57,7 +59,7 @@ def simulate_float(low: Lowered, steps: int, x: torch.Tensor
                                                               dtype=torch.float64))
             u, v = state.get(i, (0.0, 0.0))
             n = layer.neuron
-            u = n.alpha * u + a
+            u = n.alpha * u + a + biases_u.get(i, 0.0)
             v = n.beta * v + u + biases[i]
             if n.spiking:
                 s = (v > 1.0).double()

@@ -12,9 +12,13 @@ matrix, preceded by a Flatten layer if the chain flattens) whose rows are multip
 the neuron's input gain ``g`` and divided by its threshold, so every spiking layer
 fires at ``v > 1``:
 
-    u[t] = alpha u[t-1] + W s_prev[t];  v[t] = beta v[t-1] + u[t] + bias
+    u[t] = alpha u[t-1] + W s_prev[t] + bias_u;  v[t] = beta v[t-1] + u[t] + bias
     s[t] = v[t] > 1;  v[t] = 0 where s[t]
 
+``bias_u`` is an Affine bias into a current-based neuron (CubaLIF, as snntorch's
+Linear + Synaptic writes it); Loihi adds biases to v only, so the chip gets its steady
+state ``bias_u / (1 - alpha)`` on v (``scnn.nir.quantize``), which differs from the
+graph in the first steps (the float reference keeps the graph's ``bias_u``).
 A recurrent loop (``scnn.nir.graph.recurrent_loops``) adds ``W_rec s[t-1]`` to ``u[t]``
 of its dense layer, its rows scaled alike (netx's ``dense_rec``).
 
@@ -77,6 +81,7 @@ class FloatLayer:
     dilation: tuple[int, int] = (1, 1)
     unit: float = 1.0  # the layer's threshold before normalising (if uniform, else 1)
     weight_rec: np.ndarray | None = None  # dense (N, N): the layer's own spikes of t - 1
+    bias_u: np.ndarray | float = 0.0  # constant input to u per step (bias into tau_syn)
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,14 +258,14 @@ def _layer(name: str, neuron: Neuron, k: np.ndarray, leak: np.ndarray, syn: Syna
     rows = _row_factor(name, k, syn)
     w = syn.weight * rows.reshape(-1, *([1] * (syn.weight.ndim - 1)))
     b_syn = syn.bias * rows
-    if neuron.alpha > 0 and np.any(b_syn != 0):
-        raise NirError(f"node {name!r}: a synaptic bias into a current-based neuron (tau_syn) "
-                       "is not representable (Loihi's bias adds to v)")
     shape = syn.out_shape
-    b = (b_syn[:, None, None] if syn.kind == "conv" else b_syn.reshape(shape)) + leak
-    kind = syn.kind
-    return FloatLayer(name, kind, (int(np.prod(in_shape)),) if syn.flattens else in_shape,
-                      shape, neuron, w, b, syn.stride, syn.padding, syn.dilation, unit)
+    b_syn = b_syn[:, None, None] if syn.kind == "conv" else b_syn.reshape(shape)
+    b_u = 0.0
+    if neuron.alpha > 0 and np.any(b_syn != 0):  # into the synaptic current, not v
+        b_u, b_syn = np.broadcast_to(b_syn, shape).copy(), 0.0
+    return FloatLayer(name, syn.kind, (int(np.prod(in_shape)),) if syn.flattens else in_shape,
+                      shape, neuron, w, b_syn + leak, syn.stride, syn.padding, syn.dilation,
+                      unit, bias_u=b_u)
 
 
 def _with_loop(layer: FloatLayer, name: str, node: nir.NIRNode, k: np.ndarray) -> FloatLayer:
@@ -268,7 +273,8 @@ def _with_loop(layer: FloatLayer, name: str, node: nir.NIRNode, k: np.ndarray) -
     its bias joins the layer's bias, under the same rule as an input bias)."""
     syn = fold([name], [to_op(name, node, layer.shape)], layer.shape, layer.shape)
     rec = _layer(layer.name, layer.neuron, k, np.zeros(layer.shape), syn, layer.shape, 1.0)
-    return dataclasses.replace(layer, weight_rec=rec.weight, bias=layer.bias + rec.bias)
+    return dataclasses.replace(layer, weight_rec=rec.weight, bias=layer.bias + rec.bias,
+                               bias_u=layer.bias_u + rec.bias_u)
 
 
 def lower(graph: nir.NIRGraph, dt: float, mode: str = "spikes") -> Lowered:

@@ -56,6 +56,7 @@ class LayerError:
     vth_err: float
     bias_err: float
     decay_err: float
+    note: str = ""
 
 
 def current_decay_from_alpha(alpha: float) -> int:
@@ -109,7 +110,12 @@ def _synapse_layer(layer: FloatLayer, in_shape, fixed: bool, chip: Chip
     w = layer.weight if layer.weight_rec is None else np.hstack((layer.weight,
                                                                  layer.weight_rec))
     scale, w_int, w_err = _weights(layer.name, w, layer.unit if fixed else None)
-    lif, err = _neuron(layer.name, layer.neuron, scale, layer.bias, layer.shape, chip)
+    bias, note = layer.bias, ""
+    if np.any(layer.bias_u != 0):  # Loihi's bias adds to v: the current's steady state
+        bias = bias + np.asarray(layer.bias_u) / (1.0 - layer.neuron.alpha)
+        note = (f"bias into the synaptic current (tau_syn) put on v as its steady state "
+                f"b / (1 - alpha), alpha = {layer.neuron.alpha:.4g}: the first steps differ")
+    lif, err = _neuron(layer.name, layer.neuron, scale, bias, layer.shape, chip)
     out = lava_shape(layer.shape)
     if layer.kind == "conv":
         syn = Conv(in_shape, out, torch_to_lava_conv_weight(w_int), layer.stride[::-1],
@@ -131,7 +137,7 @@ def _synapse_layer(layer: FloatLayer, in_shape, fixed: bool, chip: Chip
             raise NirError(f"node {layer.name!r}: Lava's dense weight truncation changes the "
                            "quantised weights (single-sign matrix)")
     return syn, LayerError(layer.name, syn.kind, scale, w_err, err.vth_err, err.bias_err,
-                           err.decay_err)
+                           err.decay_err, note)
 
 
 def _input_layer(layer: FloatLayer, low: Lowered, fixed: bool, chip: Chip,
@@ -211,8 +217,9 @@ def quantize_lowered(low: Lowered, fixed: bool = False, chip: Chip = LOIHI2,
 
 def error_table(imp: Imported) -> str:
     """The per-layer quantisation error as a printable table."""
-    head = f"{'layer':<14}{'kind':<7}{'scale':>10}{'weight err':>12}{'vth err':>10}" \
+    head = f"{'layer':<14}{'kind':<10}{'scale':>10}{'weight err':>12}{'vth err':>10}" \
            f"{'bias err':>10}{'decay err':>11}"
-    rows = [f"{e.name[:13]:<14}{e.kind:<7}{e.scale:>10.3f}{e.weight_err:>12.2%}"
+    rows = [f"{e.name[:13]:<14}{e.kind:<10}{e.scale:>10.3f}{e.weight_err:>12.2%}"
             f"{e.vth_err:>10.2%}{e.bias_err:>10.4f}{e.decay_err:>11.5f}" for e in imp.errors]
-    return "\n".join([head, *rows])
+    notes = [f"note: {e.name}: {e.note}" for e in imp.errors if e.note]
+    return "\n".join([head, *rows, *notes])
