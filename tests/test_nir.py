@@ -207,13 +207,13 @@ def _dense_graph(in_type, lif: nir.NIRNode, meta=None) -> nir.NIRGraph:
 
 
 def test_batch_axes_and_scalar_parameters_import_as_their_plain_form() -> None:
-    """Norse/Rockpool write a leading batch axis of 1 into Input shapes (Rockpool (1, 1, N)
-    into Output shapes), sinabs scalar neuron parameters (declared shape []); all import
+    """Norse writes a leading batch axis of 1 into Input shapes, Rockpool (1, 1, N) Input
+    and Output shapes, sinabs scalar neuron parameters (declared shape []); all import
     as the plain graph does."""
     plain = quantize_lowered(lower(_dense_graph([20], _lif((6,))), DT, "spikes")).net
     batched = quantize_lowered(lower(_dense_graph([1, 20], _lif((6,))), DT, "spikes")).net
     assert networks_equal(plain, batched)
-    rockpool = _dense_graph([20], _lif((6,)))
+    rockpool = _dense_graph([1, 1, 20], _lif((6,)))
     rockpool.nodes["output"] = nir.Output(output_type=np.array([1, 1, 6]))  # as Rockpool 3.1
     assert networks_equal(plain, quantize_lowered(lower(rockpool, DT, "spikes")).net)
     tau = DT / 0.25
@@ -235,6 +235,13 @@ def test_batch_axes_and_scalar_parameters_import_as_their_plain_form() -> None:
     maps = [quantize_lowered(lower(conv_graph(shape), DT, "spikes")).net
             for shape in ([2, 8, 8], [1, 2, 8, 8])]
     assert networks_equal(*maps)
+    flat = {k: _chain(("c", conv), ("lif", _lif((3, 8, 8))), ("f", nir.Flatten(
+        input_type=None, start_dim=k, end_dim=-1)), ("fc", nir.Linear(weight=np.ones(
+            (4, 192)) * 0.01)), ("lif2", _lif((4,))), shape=(2, 8, 8)) for k in (0, -3)}
+    for g in flat.values():
+        g.nodes["output"] = nir.Output(output_type=np.array([4]))
+    assert networks_equal(*(quantize_lowered(lower(g, DT, "spikes")).net
+                            for g in flat.values()))  # snntorch's Flatten(-3) = Flatten(0)
     with pytest.raises(NirError, match="'input' \\(Input\\): shape \\[2, 2, 8, 8\\]"):
         lower(conv_graph([2, 2, 8, 8]), DT, "spikes")
 

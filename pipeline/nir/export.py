@@ -119,12 +119,26 @@ def model_to_nir(model: SCNN, dt: float = DT) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def write_graph(graph: nir.NIRGraph, path: Path) -> Path:
-    """Write ``graph`` with ``nir.write`` atomically (temp file, rename): no half-written file."""
+def write_graph(graph: nir.NIRGraph, path: Path, drop_zero_resets: bool = False) -> Path:
+    """Write ``graph`` with ``nir.write`` atomically (temp file, rename): no half-written file.
+    ``drop_zero_resets``: leave out all-zero ``v_reset`` arrays (nir 1.0.8 writes them
+    always; readers pinned to nir <= 1.0.4, such as sinabs 3.1.3, cannot read the field,
+    and NIR's default is 0)."""
     path = Path(path)
     with atomic_output(path) as tmp:
         nir.write(tmp, graph)
+        if drop_zero_resets:
+            _drop_zero_resets(tmp)
     return path
+
+
+def _drop_zero_resets(path: Path) -> None:
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        for group in f["node/nodes"].values():
+            if "v_reset" in group and not np.any(group["v_reset"][()]):
+                del group["v_reset"]
 
 
 def export_nir(run_path: Path, out: Path, dt: float = DT, flavor: str = "portable"
@@ -144,5 +158,5 @@ def export_nir(run_path: Path, out: Path, dt: float = DT, flavor: str = "portabl
     graph = model_to_nir(run.model, dt)
     if flavor == "portable":
         graph = portable_graph(graph)
-    write_graph(graph, out)
+    write_graph(graph, out, drop_zero_resets=flavor == "portable")
     return graph

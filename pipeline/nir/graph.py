@@ -115,18 +115,16 @@ def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
 
 
 def input_shapes(name: str, node: nir.Input) -> list[Shape]:
-    """The Input node's shape in our convention (1-D maps as (C, L, 1)), and without a
-    leading axis of 1 if it may be a batch axis (Norse and Rockpool write one): the
-    candidates, most literal first; the first node after the Input decides."""
+    """The Input node's shape in our convention (1-D maps as (C, L, 1)), and without
+    leading axes of 1 if they may be batch/time axes (Norse writes (1, N), Rockpool
+    (1, 1, N)): the candidates, most literal first; the nodes after the Input decide."""
     shape = np.asarray(node.input_type.get("input"))
-    if shape.ndim != 1 or shape.size not in (1, 2, 3, 4) or (shape < 1).any() or \
-            (shape.size == 4 and shape[0] != 1):
+    dims = tuple(int(s) for s in np.atleast_1d(shape)) if shape.ndim == 1 else ()
+    lead = next((i for i, d in enumerate(dims) if d != 1), max(len(dims) - 1, 0))
+    cands = [dims[i:] for i in range(min(lead, len(dims) - 1) + 1) if len(dims[i:]) <= 3]
+    if not cands or min(dims) < 1:
         raise NirError(f"node {name!r} (Input): shape {shape.tolist()} is not (N,), (C, L) "
-                       "or (C, H, W), with or without a leading batch axis of 1")
-    dims = tuple(int(s) for s in shape)
-    cands = [] if len(dims) == 4 else [dims]
-    if len(dims) >= 2 and dims[0] == 1:
-        cands.append(dims[1:])
+                       "or (C, H, W), with or without leading batch axes of 1")
     return [c + (1,) if len(c) == 2 else c for c in cands]
 
 

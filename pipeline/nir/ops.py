@@ -188,10 +188,13 @@ def to_op(name: str, node: nir.NIRNode, shape: Shape) -> Op:
 
 
 def _check_flatten(name: str, node: nir.Flatten, shape: Shape) -> None:
-    """Only full flattening maps to Loihi: start_dim 0 (or 1 counting a batch axis), to the end."""
+    """Only full flattening maps to Loihi: start_dim 0 (1 counting a batch axis, -ndim
+    counting from the end), to the end."""
     decl = node.input_type.get("input") if node.input_type else None
     n_decl = None if decl is None else np.atleast_1d(np.asarray(decl)).size
     start, end = int(node.start_dim), int(node.end_dim)
+    if start == -len(shape) and end == -1:  # counted from the end (snntorch's Flatten(-3))
+        return
     batch = 1 if start == 1 and (n_decl is None or n_decl == len(shape) + 1) else 0
     last = len(shape) - 1 + batch
     if start != batch or end not in (-1, last):
